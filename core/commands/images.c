@@ -1,0 +1,185 @@
+#include "config.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cleanup.h"
+#include "commands.h"
+#include "humanize.h"
+#include "image.h"
+#include "json-cleanup.h"
+#include "reference.h"
+#include "table.h"
+
+static const char help[] =
+    "Usage:  strata images [OPTIONS] [REPOSITORY[:TAG]]\n\n"
+    "List images\n\n"
+    "Options:\n"
+    "  -a, --all        Show all images (no intermediate images are hidden today)\n"
+    "      --digests    Show digests\n"
+    "      --no-trunc   Don't truncate output\n"
+    "  -q, --quiet      Only show image IDs\n";
+
+struct row {
+  char *repo, *tag, *digest;
+  const char *id;
+  time_t created;
+  uint64_t size;
+};
+
+/* Newest first, then by name: Docker's order. */
+static int row_cmp(const void *a, const void *b) {
+  const struct row *x = a, *y = b;
+  int r;
+  if (x->created != y->created)
+    return x->created < y->created ? 1 : -1;
+  r = strcmp(x->repo, y->repo);
+  return r ? r : strcmp(x->tag, y->tag);
+}
+
+/* Does NAME (full "domain/path:tag") match the user's filter? */
+static bool matches(const char *name, const char *filter) {
+  cleanup_free char *full = NULL;
+  const char *colon;
+  if (filter == NULL)
+    return true;
+  full = strata_image_normalize_name(filter, NULL);
+  if (full == NULL)
+    return false;
+  if (strchr(strrchr(filter, '/') ? strrchr(filter, '/') : filter, ':') != NULL)
+    return strcmp(name, full) == 0;
+  colon = strrchr(full, ':');
+  return strncmp(name, full, (size_t)(colon - full)) == 0 && name[colon - full] == ':';
+}
+
+int cmd_images(struct strata_context *ctx, int argc, char **argv) {
+  static const struct option opts[] = {
+      {"all", no_argument, NULL, 'a'},          {"quiet", no_argument, NULL, 'q'},
+      {"no-trunc", no_argument, NULL, 'T'},     {"digests", no_argument, NULL, 'd'},
+      {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+  };
+  bool quiet = false, notrunc = false, digests = false;
+  struct strata_error *err = NULL;
+  cleanup_strv char **ids = NULL;
+  cleanup_json json_t *names = NULL;
+  cleanup_json json_t *seen = json_object();
+  struct row *rows = NULL;
+  size_t nrows = 0;
+  const char *filter;
+  json_t *records = json_object();
+  time_t now = time(NULL);
+  int c;
+
+  while ((c = getopt_long(argc, argv, "+aqh", opts, NULL)) != -1) {
+    switch (c) {
+    case 'a':
+      break;
+    case 'q':
+      quiet = true;
+      break;
+    case 'T':
+      notrunc = true;
+      break;
+    case 'd':
+      digests = true;
+      break;
+    case 'h':
+      cli_help("images", help);
+      json_decref(records);
+      return 0;
+    default:
+      json_decref(records);
+      return cli_usage("images", 125, "invalid option");
+    }
+  }
+  filter = optind < argc ? argv[optind] : NULL;
+  if (strata_context_store(ctx, false, &err) < 0 || strata_names_load(ctx->store, &names, &err) < 0 ||
+      (ids = strata_image_list(ctx->store, &err)) == NULL) {
+    json_decref(records);
+    return cli_fail(err, 1);
+  }
+  for (char **i = ids; *i; i++) {
+    json_t *rec = NULL;
+    cleanup_strv char **tags = NULL;
+    time_t created = 0;
+    if (strata_image_load(ctx->store, *i, &rec, &err) != 0) {
+      strata_error_clear(&err);
+      continue;
+    }
+    json_object_set_new(records, *i, rec);
+    strata_parse_rfc3339(json_string_value(json_object_get(rec, "created")), &created);
+    tags = strata_names_of(names, *i);
+    for (char **t = tags; *t || t == tags; t++) {
+      struct row r = {.id = json_string_value(json_object_get(rec, "id")),
+                      .created = created,
+                      .size = (uint64_t)json_integer_value(json_object_get(rec, "size"))};
+      if (*t != NULL) {
+        char *colon = strrchr(*t, ':');
+        if (!matches(*t, filter))
+          continue;
+        r.repo = strndup(strata_reference_familiar(*t),
+                         strlen(strata_reference_familiar(*t)) - strlen(colon));
+        r.tag = strdup(colon + 1);
+      } else {
+        if (filter != NULL)
+          break;
+        r.repo = strdup("<none>");
+        r.tag = strdup("<none>");
+      }
+      r.digest = strdup("<none>");
+      {
+        json_t *d = json_array_get(json_object_get(rec, "repo_digests"), 0);
+        if (json_is_string(d) && strchr(json_string_value(d), '@')) {
+          free(r.digest);
+          r.digest = strdup(strchr(json_string_value(d), '@') + 1);
+        }
+      }
+      rows = realloc(rows, (nrows + 1) * sizeof(*rows));
+      rows[nrows++] = r;
+      if (*t == NULL)
+        break;
+    }
+  }
+  qsort(rows, nrows, sizeof(*rows), row_cmp);
+  if (quiet) {
+    for (size_t i = 0; i < nrows; i++) {
+      const char *id = notrunc ? rows[i].id : rows[i].id + 7;
+      if (json_object_get(seen, rows[i].id))
+        continue;
+      json_object_set_new(seen, rows[i].id, json_true());
+      printf("%.*s\n", notrunc ? 71 : 12, id);
+    }
+  } else {
+    struct strata_table *t = strata_table_new(digests ? 6 : 5);
+    const char *hdr[] = {"REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"};
+    const char *hdrd[] = {"REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE"};
+    strata_table_add(t, digests ? hdrd : hdr);
+    for (size_t i = 0; i < nrows; i++) {
+      char id[80], ago[64], size[32];
+      snprintf(id, sizeof(id), "%.*s", notrunc ? 71 : 12, notrunc ? rows[i].id : rows[i].id + 7);
+      if (rows[i].created)
+        strata_human_ago(rows[i].created, now, ago, sizeof(ago));
+      else
+        snprintf(ago, sizeof(ago), "N/A");
+      strata_human_size(rows[i].size, size, sizeof(size));
+      if (digests) {
+        const char *cells[] = {rows[i].repo, rows[i].tag, rows[i].digest, id, ago, size};
+        strata_table_add(t, cells);
+      } else {
+        const char *cells[] = {rows[i].repo, rows[i].tag, id, ago, size};
+        strata_table_add(t, cells);
+      }
+    }
+    strata_table_flush(t, stdout);
+  }
+  for (size_t i = 0; i < nrows; i++) {
+    free(rows[i].repo);
+    free(rows[i].tag);
+    free(rows[i].digest);
+  }
+  free(rows);
+  json_decref(records);
+  return 0;
+}

@@ -1,0 +1,52 @@
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "commands.h"
+
+static const char help[] =
+    "Usage:  strata run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\n"
+    "Create and run a new container (pulling the image first if it is missing)\n\n"
+    "Options:\n"
+    "  -d, --detach              Run in the background (not available yet with the\n"
+    "                            foreground-only backends)\n"
+    "      --entrypoint string   Overwrite the default ENTRYPOINT of the image\n"
+    "  -e, --env list            Set environment variables\n"
+    "  -h, --hostname string     Container host name\n"
+    "  -i, --interactive         Keep STDIN open\n"
+    "      --name string         Assign a name to the container\n"
+    "      --platform string     Platform to pull if the image is missing\n"
+    "      --rm                  Automatically remove the container when it exits\n"
+    "  -t, --tty                 Allocate a pseudo-TTY\n"
+    "  -u, --user string         Username or UID (format: <name|uid>[:<group|gid>])\n"
+    "  -w, --workdir string      Working directory inside the container\n";
+
+int cmd_run(struct strata_context *ctx, int argc, char **argv) {
+  struct cli_run_options o;
+  struct strata_error *err = NULL;
+  cleanup_free char *id = NULL;
+  int r;
+
+  if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+    cli_help("run", help);
+    return 0;
+  }
+  r = cli_parse_run_options("run", argc, argv, &o);
+  if (r != 0)
+    return r;
+  if (o.detach) {
+    cli_run_options_clear(&o);
+    return cli_failf(EXIT_ENGINE, "detached containers (-d) are not supported yet: this build "
+                                  "runs containers in the foreground only");
+  }
+  r = cli_container_create(ctx, o.image, &o.flags, o.name, o.rm, o.platform, &id, &err);
+  cli_run_options_clear(&o);
+  if (r < 0)
+    return cli_fail(err, EXIT_ENGINE);
+  r = cli_container_start(ctx, id, &err);
+  if (err != NULL)
+    return cli_fail(err, r);
+  return r;
+}

@@ -1,0 +1,242 @@
+#include "config.h"
+#include "layer-store.h"
+
+#include <archive.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "container.h"
+#include "decompress.h"
+#include "digest.h"
+#include "image.h"
+#include "json-cleanup.h"
+#include "layer.h"
+#include "log.h"
+
+#define LOG_DOMAIN "layer-store"
+#define READ_CHUNK (256 * 1024)
+
+static int record_path(const char *chain_id, char *buf, size_t len, struct strata_error **err) {
+  if (!strata_digest_valid(chain_id))
+    return strata_error_set(err, 0, "invalid chain ID '%s'", chain_id);
+  snprintf(buf, len, "layers/%s.json", strata_digest_hex(chain_id));
+  return 0;
+}
+
+int strata_layer_load(struct strata_store *store, const char *chain_id, json_t **record,
+                      struct strata_error **err) {
+  char path[128];
+  if (record_path(chain_id, path, sizeof(path), err) < 0)
+    return -1;
+  return strata_store_read_json(store, path, record, err);
+}
+
+bool strata_layer_exists(struct strata_store *store, const char *chain_id) {
+  char path[128];
+  if (record_path(chain_id, path, sizeof(path), NULL) < 0)
+    return false;
+  return faccessat(store->rootfd, path, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* libarchive pulls the tar stream through this reader, which decompresses
+ * and hashes it on the way: one pass gives both the tree and the diff ID. */
+struct tar_reader {
+  struct strata_decompressor *dec;
+  struct strata_hasher *diff;
+  char *buf;
+  struct strata_error *err;
+};
+
+static la_ssize_t tar_read(struct archive *a, void *arg, const void **out) {
+  struct tar_reader *r = arg;
+  ssize_t n = strata_decompressor_read(r->dec, r->buf, READ_CHUNK, &r->err);
+  if (n < 0) {
+    archive_set_error(a, EIO, "%s", r->err ? r->err->msg : "read error");
+    return -1;
+  }
+  strata_hasher_update(r->diff, r->buf, (size_t)n);
+  *out = r->buf;
+  return n;
+}
+
+/* What is left after the tar end marker still belongs to the diff ID. */
+static int drain(struct tar_reader *r) {
+  for (;;) {
+    ssize_t n = strata_decompressor_read(r->dec, r->buf, READ_CHUNK, &r->err);
+    if (n < 0)
+      return -1;
+    if (n == 0)
+      return 0;
+    strata_hasher_update(r->diff, r->buf, (size_t)n);
+  }
+}
+
+static int apply_stream(int fd, int rootfd, enum strata_whiteout_mode mode, const char *what,
+                        char diff_id[STRATA_DIGEST_STR_LEN + 1], uint64_t *size,
+                        struct strata_error **err) {
+  struct tar_reader r = {0};
+  struct archive *a = NULL;
+  struct strata_layer_stats stats = {0};
+  int ret = -1;
+
+  if (strata_decompressor_new(fd, &r.dec, err) < 0)
+    return strata_error_wrap(err, "layer %s", what);
+  r.diff = strata_hasher_new();
+  r.buf = malloc(READ_CHUNK);
+  a = archive_read_new();
+  if (r.diff == NULL || r.buf == NULL || a == NULL) {
+    strata_error_set(err, ENOMEM, "cannot read layer %s", what);
+    goto out;
+  }
+  archive_read_support_format_tar(a);
+  archive_read_support_format_gnutar(a);
+  if (archive_read_open(a, &r, NULL, tar_read, NULL) != ARCHIVE_OK) {
+    if (r.err)
+      *err = steal_ptr(r.err);
+    else
+      strata_error_set(err, 0, "cannot read layer %s: %s", what, archive_error_string(a));
+    strata_error_wrap(err, "layer %s", what);
+    goto out;
+  }
+  if (strata_layer_apply(rootfd, a, mode, &stats, err) < 0) {
+    if (r.err) { /* the real cause is the stream, not the tar parser */
+      strata_error_free(*err);
+      *err = steal_ptr(r.err);
+    }
+    strata_error_wrap(err, "layer %s", what);
+    goto out;
+  }
+  if (drain(&r) < 0) {
+    *err = steal_ptr(r.err);
+    strata_error_wrap(err, "layer %s", what);
+    goto out;
+  }
+  strata_hasher_final(r.diff, diff_id);
+  *size = stats.size;
+  ret = 0;
+out:
+  if (a)
+    archive_read_free(a);
+  strata_error_free(r.err);
+  strata_hasher_free(r.diff);
+  strata_decompressor_free(r.dec);
+  free(r.buf);
+  return ret;
+}
+
+int strata_layer_import(struct strata_context *ctx, int fd, const struct strata_layer_import *li,
+                        uint64_t *size, struct strata_error **err) {
+  const struct strata_storage_ops *ops;
+  void *state;
+  struct strata_layer_stage stage = {.size = sizeof(stage), .dirfd = -1};
+  char diff_id[STRATA_DIGEST_STR_LEN + 1];
+  char path[128];
+  cleanup_json json_t *rec = NULL;
+  const char *hex = strata_digest_hex(li->chain_id);
+
+  if (strata_context_storage(ctx, &ops, &state, err) < 0)
+    return -1;
+  if (record_path(li->chain_id, path, sizeof(path), err) < 0)
+    return -1;
+  if (ops->layer_stage(state, hex, li->parent_chain_id ? strata_digest_hex(li->parent_chain_id) : NULL,
+                       &stage, err) < 0)
+    return strata_error_wrap(err, "cannot stage layer %s", li->blob_digest);
+  if (apply_stream(fd, stage.dirfd, (enum strata_whiteout_mode)stage.whiteout_mode,
+                   li->blob_digest, diff_id, size, err) < 0) {
+    ops->layer_abort(state, hex, &stage);
+    return -1;
+  }
+  if (strcmp(diff_id, li->diff_id) != 0) {
+    ops->layer_abort(state, hex, &stage);
+    return strata_error_set(err, 0,
+                            "layer %s: uncompressed digest %s does not match the config's diff_id %s",
+                            li->blob_digest, diff_id, li->diff_id);
+  }
+  if (ops->layer_commit(state, hex, &stage, err) < 0)
+    return strata_error_wrap(err, "cannot commit layer %s", li->blob_digest);
+  rec = json_pack("{s:s, s:s, s:o, s:s, s:I, s:I, s:s}", "chain_id", li->chain_id, "diff_id",
+                  li->diff_id, "parent",
+                  li->parent_chain_id ? json_string(li->parent_chain_id) : json_null(),
+                  "blob_digest", li->blob_digest, "blob_size", (json_int_t)li->blob_size, "size",
+                  (json_int_t)*size, "driver", ctx->storage->info->name);
+  if (rec == NULL || strata_store_write_json(ctx->store, path, rec, err) < 0) {
+    cleanup_error struct strata_error *e = NULL;
+    ops->layer_remove(state, hex, &e);
+    return rec ? -1 : strata_error_set(err, ENOMEM, "cannot record layer");
+  }
+  return 0;
+}
+
+/* Adds CHAIN and its ancestors to LIVE. */
+static void mark_chain(struct strata_store *store, json_t *live, const char *chain) {
+  char cur[STRATA_DIGEST_STR_LEN + 1];
+  while (chain != NULL && json_object_get(live, chain) == NULL) {
+    cleanup_json json_t *rec = NULL;
+    const char *parent;
+    json_object_set_new(live, chain, json_true());
+    if (strata_layer_load(store, chain, &rec, NULL) != 0)
+      return;
+    parent = json_string_value(json_object_get(rec, "parent"));
+    if (parent == NULL || !strata_digest_valid(parent))
+      return;
+    snprintf(cur, sizeof(cur), "%s", parent);
+    chain = cur;
+  }
+}
+
+int strata_layer_gc(struct strata_context *ctx, void (*fn)(const char *chain_id, void *arg),
+                    void *arg, struct strata_error **err) {
+  const struct strata_storage_ops *ops;
+  void *state;
+  cleanup_json json_t *live = json_object();
+  cleanup_strv char **images = NULL;
+  cleanup_strv char **containers = NULL;
+  cleanup_strv char **layers = NULL;
+
+  if (strata_context_storage(ctx, &ops, &state, err) < 0)
+    return -1;
+  images = strata_image_list(ctx->store, err);
+  containers = images ? strata_container_list(ctx->store, err) : NULL;
+  layers = containers ? strata_store_list(ctx->store, "layers", err) : NULL;
+  if (layers == NULL)
+    return -1;
+  for (char **i = images; *i; i++) {
+    cleanup_json json_t *rec = NULL;
+    json_t *ls;
+    size_t k;
+    json_t *v;
+    if (strata_image_load(ctx->store, *i, &rec, err) < 0)
+      return -1;
+    ls = json_object_get(rec, "layers");
+    json_array_foreach(ls, k, v) mark_chain(ctx->store, live, json_string_value(v));
+  }
+  for (char **c = containers; *c; c++) {
+    cleanup_json json_t *rec = NULL;
+    if (strata_container_load(ctx->store, *c, &rec, err) < 0)
+      return -1;
+    mark_chain(ctx->store, live, json_string_value(json_object_get(rec, "StrataLayer")));
+  }
+  for (char **l = layers; *l; l++) {
+    char chain[80], path[128];
+    cleanup_error struct strata_error *e = NULL;
+    snprintf(chain, sizeof(chain), "sha256:%s", *l);
+    if (json_object_get(live, chain) != NULL)
+      continue;
+    log_debug("removing unused layer %s", chain);
+    if (ops->layer_remove(state, *l, &e) < 0) {
+      log_warning("cannot remove layer %s: %s", chain, e->msg);
+      continue;
+    }
+    snprintf(path, sizeof(path), "layers/%s.json", *l);
+    if (strata_store_remove(ctx->store, path, err) < 0)
+      return -1;
+    if (fn != NULL)
+      fn(chain, arg);
+  }
+  return 0;
+}

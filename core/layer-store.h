@@ -1,0 +1,39 @@
+/* Layer records (layers/HEX.json, keyed by chain ID) and the import of a
+ * layer blob: decompress, hash the tar stream, apply it through the layer
+ * engine into the storage driver's staged layer, check the diff ID, then
+ * publish.  Also the garbage collection of layers nothing uses. */
+#ifndef STRATA_CORE_LAYER_STORE_H
+#define STRATA_CORE_LAYER_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "context.h"
+#include "error.h"
+
+/* Returns 1 when the record does not exist. */
+int strata_layer_load(struct strata_store *store, const char *chain_id, json_t **record,
+                      struct strata_error **err);
+bool strata_layer_exists(struct strata_store *store, const char *chain_id);
+
+struct strata_layer_import {
+  const char *chain_id;         /* the new layer */
+  const char *parent_chain_id;  /* NULL for a base layer */
+  const char *diff_id;          /* expected digest of the uncompressed tar */
+  const char *blob_digest;      /* digest of the compressed blob, for the record */
+  uint64_t blob_size;
+};
+
+/* Imports the layer blob readable from FD (positioned at its start).  On
+ * failure nothing is published and the staged layer is thrown away. */
+int strata_layer_import(struct strata_context *ctx, int fd, const struct strata_layer_import *li,
+                        uint64_t *size, struct strata_error **err);
+
+/* Removes every layer that no image and no container needs.  Needs the
+ * exclusive lock and the storage driver.  FN (may be NULL) hears of each
+ * chain ID removed. */
+int strata_layer_gc(struct strata_context *ctx, void (*fn)(const char *chain_id, void *arg),
+                    void *arg, struct strata_error **err);
+
+#endif

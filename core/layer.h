@@ -1,0 +1,27 @@
+/* The layer engine: applies a layer's tar stream to a directory without ever
+ * touching anything outside it.  libarchive is used as a reader only; every
+ * path is resolved inside the root (openat2 RESOLVE_IN_ROOT), files are made
+ * with O_NOFOLLOW|O_EXCL and all metadata is set through fds or NOFOLLOW
+ * calls. */
+#ifndef STRATA_CORE_LAYER_H
+#define STRATA_CORE_LAYER_H
+
+#include <stdint.h>
+#include <archive.h>
+#include <strata/plugin/storage.h>
+
+#include "error.h"
+
+struct strata_layer_stats {
+  uint64_t size;    /* bytes of regular-file content written */
+  uint64_t entries; /* tar entries applied */
+};
+
+/* Read every entry of A (opened by the caller, tar format, already
+ * decompressed) and apply it under ROOTFD.  MODE says how whiteouts land
+ * (see enum strata_whiteout_mode).  On failure the tree is left as it is:
+ * the caller throws the staged layer away. */
+int strata_layer_apply(int rootfd, struct archive *a, enum strata_whiteout_mode mode,
+                       struct strata_layer_stats *stats, struct strata_error **err);
+
+#endif

@@ -1,0 +1,404 @@
+#include "config.h"
+#include "pull.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "container.h"
+#include "digest.h"
+#include "image.h"
+#include "json-cleanup.h"
+#include "layer-store.h"
+#include "log.h"
+#include "manifest.h"
+#include "reference.h"
+#include "safe-path.h"
+
+#define LOG_DOMAIN "pull"
+
+struct pull {
+  struct strata_context *ctx;
+  const struct strata_transport_ops *ops;
+  void *session;
+  const struct strata_pull_options *opts;
+};
+
+static void reply_clear(struct strata_manifest_reply *r) {
+  free(r->data);
+  free(r->media_type);
+  free(r->digest);
+  free(r->name);
+  memset(r, 0, sizeof(*r));
+  r->size = sizeof(*r);
+}
+
+/* Fetches a manifest and checks its bytes against EXPECTED (or the digest
+ * the transport promised); *digest gets the digest of the bytes. */
+static int fetch_manifest(struct pull *p, const char *ref, const char *expected,
+                          struct strata_manifest_reply *reply, char digest[STRATA_DIGEST_STR_LEN + 1],
+                          struct strata_error **err) {
+  reply_clear(reply);
+  if (p->ops->get_manifest(p->session, ref, reply, err) < 0)
+    return -1;
+  if (reply->data == NULL)
+    return strata_error_set(err, 0, "transport returned no manifest");
+  if (reply->len > STRATA_MANIFEST_MAX)
+    return strata_error_set(err, 0, "manifest is too large (%zu bytes)", reply->len);
+  strata_digest_buffer(reply->data, reply->len, digest);
+  if (expected == NULL)
+    expected = reply->digest;
+  if (expected != NULL && strcmp(expected, digest) != 0)
+    return strata_error_set(err, 0, "manifest digest mismatch: expected %s, content hashes to %s",
+                            expected, digest);
+  return 0;
+}
+
+struct blob_sink_state {
+  int fd;
+  struct strata_hasher *hash;
+  uint64_t written;
+  uint64_t limit;
+  const char *digest;
+};
+
+static int sink_write(void *arg, const void *buf, size_t len, struct strata_error **err) {
+  struct blob_sink_state *s = arg;
+  if (s->written + len > s->limit)
+    return strata_error_set(err, 0, "blob %s is larger than its descriptor's %llu bytes", s->digest,
+                            (unsigned long long)s->limit);
+  strata_hasher_update(s->hash, buf, len);
+  if (s->fd >= 0 && strata_write_all(s->fd, buf, len) < 0)
+    return strata_error_set(err, errno, "cannot write blob %s", s->digest);
+  s->written += len;
+  return 0;
+}
+
+/* Streams blob DESC into FD (or into memory when FD < 0 and MEM is set),
+ * checking size and digest before anyone uses the bytes. */
+static int fetch_blob(struct pull *p, const struct strata_descriptor *desc, int fd,
+                      struct strata_error **err) {
+  struct blob_sink_state s = {.fd = fd, .limit = (uint64_t)desc->size, .digest = desc->digest};
+  struct strata_blob_sink sink = {.write = sink_write, .arg = &s};
+  char actual[STRATA_DIGEST_STR_LEN + 1];
+  int r;
+
+  s.hash = strata_hasher_new();
+  if (s.hash == NULL)
+    return strata_error_set(err, ENOMEM, "cannot fetch blob %s", desc->digest);
+  r = p->ops->get_blob(p->session, desc->digest, 0, &sink, err);
+  strata_hasher_final(s.hash, actual);
+  strata_hasher_free(s.hash);
+  if (r < 0)
+    return strata_error_wrap(err, "cannot fetch blob %s", desc->digest);
+  if (s.written != (uint64_t)desc->size)
+    return strata_error_set(err, 0, "blob %s: size mismatch (got %llu bytes, expected %lld)",
+                            desc->digest, (unsigned long long)s.written, (long long)desc->size);
+  if (strcmp(actual, desc->digest) != 0)
+    return strata_error_set(err, 0, "blob %s: digest mismatch (content hashes to %s)", desc->digest,
+                            actual);
+  return 0;
+}
+
+struct mem_sink_state {
+  char *buf;
+  size_t len, cap;
+};
+
+static int mem_write(void *arg, const void *buf, size_t len, struct strata_error **err) {
+  struct mem_sink_state *m = arg;
+  if (m->len + len > STRATA_MANIFEST_MAX)
+    return strata_error_set(err, 0, "config blob is too large");
+  if (m->len + len + 1 > m->cap) {
+    size_t cap = (m->len + len + 1) * 2;
+    char *nb = realloc(m->buf, cap);
+    if (nb == NULL)
+      return strata_error_set(err, ENOMEM, "cannot fetch config");
+    m->buf = nb;
+    m->cap = cap;
+  }
+  memcpy(m->buf + m->len, buf, len);
+  m->len += len;
+  m->buf[m->len] = '\0';
+  return 0;
+}
+
+static int fetch_config(struct pull *p, const struct strata_descriptor *desc, char **data,
+                        size_t *len, struct strata_error **err) {
+  struct mem_sink_state m = {0};
+  struct strata_blob_sink sink = {.write = mem_write, .arg = &m};
+  char actual[STRATA_DIGEST_STR_LEN + 1];
+
+  if (desc->size > (int64_t)STRATA_MANIFEST_MAX)
+    return strata_error_set(err, 0, "config %s is too large (%lld bytes)", desc->digest,
+                            (long long)desc->size);
+  if (p->ops->get_blob(p->session, desc->digest, 0, &sink, err) < 0) {
+    free(m.buf);
+    return strata_error_wrap(err, "cannot fetch config %s", desc->digest);
+  }
+  strata_digest_buffer(m.buf ? m.buf : "", m.len, actual);
+  if (strcmp(actual, desc->digest) != 0) {
+    free(m.buf);
+    return strata_error_set(err, 0, "config %s: digest mismatch (content hashes to %s)",
+                            desc->digest, actual);
+  }
+  *data = m.buf ? m.buf : strdup("");
+  *len = m.len;
+  return 0;
+}
+
+static void say(struct pull *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(struct pull *p, const char *fmt, ...) {
+  va_list ap;
+  if (p->opts->quiet || p->opts->out == NULL)
+    return;
+  va_start(ap, fmt);
+  vfprintf(p->opts->out, fmt, ap);
+  va_end(ap);
+  fflush(p->opts->out);
+}
+
+static int import_layer(struct pull *p, const struct strata_descriptor *desc, const char *chain,
+                        const char *parent, const char *diff_id, uint64_t *size,
+                        struct strata_error **err) {
+  cleanup_free char *tmp = NULL;
+  cleanup_close int fd = strata_store_tmpfile(p->ctx->store, &tmp, err);
+  struct strata_layer_import li = {.chain_id = chain,
+                                   .parent_chain_id = parent,
+                                   .diff_id = diff_id,
+                                   .blob_digest = desc->digest,
+                                   .blob_size = (uint64_t)desc->size};
+  int r;
+
+  if (fd < 0)
+    return -1;
+  r = fetch_blob(p, desc, fd, err);
+  if (r == 0 && lseek(fd, 0, SEEK_SET) < 0)
+    r = strata_error_set(err, errno, "cannot rewind blob %s", desc->digest);
+  if (r == 0)
+    r = strata_layer_import(p->ctx, fd, &li, size, err);
+  unlinkat(p->ctx->store->rootfd, tmp, 0);
+  return r;
+}
+
+/* "1: Pulling from library/busybox": the tag (or digest) and the path. */
+static void print_pulling_from(struct pull *p, const char *name) {
+  struct strata_reference *ref = NULL;
+  if (strata_reference_parse(name, &ref, NULL) == 0) {
+    say(p, "%s: Pulling from %s\n", ref->tag ? ref->tag : ref->digest, ref->path);
+    strata_reference_free(ref);
+  }
+}
+
+static int publish(struct pull *p, const char *config_digest, const char *manifest_digest,
+                   const char *manifest_mt, struct strata_image_config *cfg, char (*chains)[72],
+                   json_t *sizes, uint64_t total, const char *name, bool *updated,
+                   struct strata_error **err) {
+  cleanup_json json_t *rec = NULL;
+  cleanup_json json_t *old = NULL;
+  cleanup_json json_t *names = NULL;
+  cleanup_free char *now = strata_now_rfc3339();
+  cleanup_free char *repo = NULL;
+  cleanup_free char *repo_digest = NULL;
+  json_t *layers = json_array();
+  json_t *diff_ids = json_array();
+  json_t *digests = json_array();
+  json_t *created = json_object_get(cfg->doc, "created");
+  struct strata_reference *ref = NULL;
+  const char *prev;
+
+  for (size_t i = 0; i < cfg->ndiff_ids; i++) {
+    json_array_append_new(layers, json_string(chains[i]));
+    json_array_append_new(diff_ids, json_string(cfg->diff_ids[i]));
+  }
+  if (name != NULL && strata_reference_parse(name, &ref, NULL) == 0) {
+    repo = strata_reference_repository(ref);
+    strata_reference_free(ref);
+    if (repo && asprintf(&repo_digest, "%s@%s", repo, manifest_digest) >= 0)
+      json_array_append_new(digests, json_string(repo_digest));
+  }
+  if (strata_image_load(p->ctx->store, config_digest, &old, err) < 0)
+    return -1;
+  if (old != NULL) {
+    /* keep digests from earlier pulls of the same image by other names */
+    size_t k;
+    json_t *v;
+    json_array_foreach(json_object_get(old, "repo_digests"), k, v) {
+      bool have = false;
+      size_t j;
+      json_t *w;
+      json_array_foreach(digests, j, w) have |= json_equal(v, w);
+      if (!have)
+        json_array_append(digests, v);
+    }
+  }
+  rec = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:I, s:O, s:s, s:o}", "id", config_digest,
+                  "manifest_digest", manifest_digest, "manifest_media_type",
+                  manifest_mt ? manifest_mt : STRATA_MT_OCI_MANIFEST, "layers", layers, "diff_ids",
+                  diff_ids, "layer_sizes", json_incref(sizes), "size", (json_int_t)total,
+                  "created", json_is_string(created) ? created : json_null(), "pulled",
+                  now ? now : "", "repo_digests", digests);
+  if (rec == NULL)
+    return strata_error_set(err, ENOMEM, "cannot record image");
+  if (strata_image_save(p->ctx->store, rec, err) < 0)
+    return -1;
+  if (strata_names_load(p->ctx->store, &names, err) < 0)
+    return -1;
+  prev = json_string_value(json_object_get(names, name));
+  *updated = old == NULL || prev == NULL || strcmp(prev, config_digest) != 0;
+  if (prev == NULL || strcmp(prev, config_digest) != 0) {
+    json_object_set_new(names, name, json_string(config_digest));
+    if (strata_names_save(p->ctx->store, names, err) < 0)
+      return -1;
+  }
+  return 0;
+}
+
+static int pull_locked(struct pull *p, const char *location, char **image_id, char **out_name,
+                       struct strata_error **err) {
+  struct strata_manifest_reply reply = {.size = sizeof(reply)};
+  char mdigest[STRATA_DIGEST_STR_LEN + 1];
+  struct strata_manifest *m = NULL;
+  struct strata_image_config *cfg = NULL;
+  cleanup_free char *name = NULL;
+  cleanup_free char *cfg_data = NULL;
+  cleanup_free char *want_os = NULL, *want_arch = NULL, *want_variant = NULL;
+  cleanup_json json_t *sizes = json_array();
+  char(*chains)[72] = NULL;
+  size_t cfg_len = 0;
+  uint64_t total = 0;
+  bool updated = false;
+  int ret = -1;
+
+  if (fetch_manifest(p, NULL, NULL, &reply, mdigest, err) < 0)
+    goto out;
+  if (reply.name == NULL) {
+    strata_error_set(err, 0, "the transport gave no name for '%s'", location);
+    goto out;
+  }
+  name = strata_image_normalize_name(reply.name, err);
+  if (name == NULL)
+    goto out;
+  if (strata_manifest_parse(reply.data, reply.len, reply.media_type, &m, err) < 0)
+    goto out;
+  print_pulling_from(p, name);
+  if (m->kind == STRATA_MANIFEST_INDEX) {
+    const struct strata_descriptor *pick;
+    const char *os, *arch, *variant;
+    cleanup_free char *child = NULL;
+    strata_host_platform(&os, &arch, &variant);
+    if (p->opts->platform != NULL) {
+      if (strata_platform_parse(p->opts->platform, &want_os, &want_arch, &want_variant, err) < 0)
+        goto out;
+      os = want_os, arch = want_arch, variant = want_variant;
+    }
+    if (strata_manifest_pick(m, os, arch, variant, &pick, err) < 0)
+      goto out;
+    child = strdup(pick->digest);
+    strata_manifest_free(m);
+    m = NULL;
+    if (fetch_manifest(p, child, child, &reply, mdigest, err) < 0)
+      goto out;
+    if (strata_manifest_parse(reply.data, reply.len, reply.media_type, &m, err) < 0)
+      goto out;
+    if (m->kind != STRATA_MANIFEST_IMAGE) {
+      strata_error_set(err, 0, "index entry %s is not an image manifest", child);
+      goto out;
+    }
+  }
+  if (fetch_config(p, &m->config, &cfg_data, &cfg_len, err) < 0)
+    goto out;
+  if (strata_image_config_parse(cfg_data, cfg_len, &cfg, err) < 0)
+    goto out;
+  if (cfg->ndiff_ids != m->nlayers) {
+    strata_error_set(err, 0, "image config lists %zu diff_ids but the manifest has %zu layers",
+                     cfg->ndiff_ids, m->nlayers);
+    goto out;
+  }
+  if (m->nlayers == 0) {
+    strata_error_set(err, 0, "image has no layers");
+    goto out;
+  }
+  chains = calloc(m->nlayers, sizeof(*chains));
+  if (chains == NULL) {
+    strata_error_set(err, ENOMEM, "cannot pull");
+    goto out;
+  }
+  strata_chain_ids(cfg->diff_ids, cfg->ndiff_ids, chains);
+  for (size_t i = 0; i < m->nlayers; i++) {
+    const struct strata_descriptor *l = &m->layers[i];
+    char shortid[13];
+    uint64_t size = 0;
+    snprintf(shortid, sizeof(shortid), "%s", strata_digest_hex(l->digest));
+    if (strata_layer_exists(p->ctx->store, chains[i])) {
+      cleanup_json json_t *lrec = NULL;
+      if (strata_layer_load(p->ctx->store, chains[i], &lrec, err) < 0)
+        goto out;
+      size = (uint64_t)json_integer_value(json_object_get(lrec, "size"));
+      say(p, "%s: Already exists\n", shortid);
+    } else {
+      if (import_layer(p, l, chains[i], i ? chains[i - 1] : NULL, cfg->diff_ids[i], &size, err) < 0)
+        goto out;
+      say(p, "%s: Pull complete\n", shortid);
+    }
+    json_array_append_new(sizes, json_integer((json_int_t)size));
+    total += size;
+  }
+  /* blobs before records: a record never points at a missing blob */
+  if (strata_store_put_blob(p->ctx->store, m->config.digest, cfg_data, cfg_len, err) < 0 ||
+      strata_store_put_blob(p->ctx->store, mdigest, reply.data, reply.len, err) < 0)
+    goto out;
+  if (publish(p, m->config.digest, mdigest, m->media_type, cfg, chains, sizes, total, name,
+              &updated, err) < 0)
+    goto out;
+  say(p, "Digest: %s\n", mdigest);
+  say(p, "Status: %s for %s\n", updated ? "Downloaded newer image" : "Image is up to date",
+      strata_reference_familiar(name));
+  if (image_id)
+    *image_id = strdup(m->config.digest);
+  if (out_name)
+    *out_name = steal_ptr(name);
+  ret = 0;
+out:
+  free(chains);
+  strata_image_config_free(cfg);
+  strata_manifest_free(m);
+  reply_clear(&reply);
+  return ret;
+}
+
+int strata_pull(struct strata_context *ctx, const char *what, const struct strata_pull_options *opts,
+                char **image_id, char **name, struct strata_error **err) {
+  cleanup_free char *transport = NULL, *location = NULL;
+  cleanup_free const char **known = NULL;
+  struct strata_plugin *tp;
+  struct pull p = {.ctx = ctx, .opts = opts};
+  int r;
+
+  if (strata_context_plugins(ctx, err) < 0)
+    return -1;
+  known = strata_plugins_names(ctx->plugins, STRATA_PLUGIN_TRANSPORT);
+  if (strata_reference_split_transport(what, known, &transport, &location) < 0)
+    return strata_error_set(err, ENOMEM, "cannot parse '%s'", what);
+  if (strata_context_transport(ctx, transport, &tp, err) < 0)
+    return -1;
+  if (strata_context_store(ctx, true, err) < 0)
+    return -1;
+  p.ops = tp->info->ops;
+  if (p.ops->open(tp->state, location, &p.session, err) < 0)
+    return -1;
+  r = pull_locked(&p, location, image_id, name, err);
+  p.ops->close(p.session);
+  if (r < 0) {
+    /* layers this pull published belong to no image yet: drop them so a
+     * failed pull leaves the store as it was */
+    cleanup_error struct strata_error *e = NULL;
+    if (strata_layer_gc(ctx, NULL, NULL, &e) < 0)
+      log_warning("cannot clean up after the failed pull: %s", e->msg);
+  }
+  return r;
+}

@@ -1,0 +1,25 @@
+/* The pull flow, owned once here for every transport: fetch the manifest,
+ * verify it, pick the platform, fetch and verify the config, import every
+ * missing layer, then publish the image record and its name. */
+#ifndef STRATA_CORE_PULL_H
+#define STRATA_CORE_PULL_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "context.h"
+#include "error.h"
+
+struct strata_pull_options {
+  const char *platform; /* "os/arch[/variant]", NULL for the host's */
+  bool quiet;           /* print nothing but errors */
+  FILE *out;            /* where the transcript goes */
+};
+
+/* Pulls WHAT ("oci:/dir:tag", "docker://x", "busybox:1").  On success
+ * *image_id (optional) gets the image ID (malloc'd) and *name (optional) the
+ * full name it was tagged with.  Takes the store's exclusive lock. */
+int strata_pull(struct strata_context *ctx, const char *what, const struct strata_pull_options *opts,
+                char **image_id, char **name, struct strata_error **err);
+
+#endif

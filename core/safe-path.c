@@ -1,0 +1,214 @@
+#include "config.h"
+#include "safe-path.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+
+static int sys_openat2(int dirfd, const char *path, int flags, mode_t mode, uint64_t resolve) {
+  struct open_how how = {.flags = (uint64_t)flags, .mode = (uint64_t)mode, .resolve = resolve};
+  int fd;
+  /* openat2 refuses a mode without O_CREAT/O_TMPFILE */
+  if (!(flags & (O_CREAT | __O_TMPFILE)))
+    how.mode = 0;
+  int tries = 0;
+  do
+    fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+  while (fd < 0 && (errno == EINTR || errno == EAGAIN) && ++tries < 64);
+  return fd;
+}
+
+int strata_open_in_root(int rootfd, const char *path, int flags, mode_t mode,
+                        struct strata_error **err) {
+  int fd = sys_openat2(rootfd, *path ? path : ".", flags | O_CLOEXEC, mode,
+                       RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+  if (fd < 0)
+    return strata_error_set(err, errno, "cannot open '%s'", *path ? path : "/");
+  return fd;
+}
+
+int strata_open_in_root_nofollow(int rootfd, const char *path, int flags, mode_t mode,
+                                 struct strata_error **err) {
+  int fd = sys_openat2(rootfd, *path ? path : ".", flags | O_CLOEXEC, mode,
+                       RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS);
+  if (fd < 0)
+    return strata_error_set(err, errno, "cannot open '%s'", path);
+  return fd;
+}
+
+int strata_mkdir_p_at(int dirfd, const char *path, mode_t mode, struct strata_error **err) {
+  cleanup_free char *copy = strdup(path);
+  cleanup_free char *prefix = NULL;
+  size_t plen = 0;
+  int cur;
+
+  if (copy == NULL || (prefix = calloc(1, strlen(path) + 2)) == NULL)
+    return strata_error_set(err, ENOMEM, "cannot create '%s'", path);
+  cur = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+  if (cur < 0)
+    return strata_error_set(err, errno, "cannot create '%s'", path);
+  for (char *save = NULL, *comp = strtok_r(copy, "/", &save); comp != NULL;
+       comp = strtok_r(NULL, "/", &save)) {
+    int next;
+    /* the name itself is made in the resolved parent (mkdirat follows
+     * nothing); the walk to it always starts again from the root, so
+     * absolute symlinks and ".." resolve against the root, never above */
+    if (mkdirat(cur, comp, mode) < 0 && errno != EEXIST) {
+      int e = errno;
+      close(cur);
+      return strata_error_set(err, e, "cannot create directory '%s' in '%s'", comp, path);
+    }
+    if (plen > 0)
+      prefix[plen++] = '/';
+    strcpy(prefix + plen, comp);
+    plen += strlen(comp);
+    next = sys_openat2(dirfd, prefix, O_PATH | O_DIRECTORY | O_CLOEXEC, 0,
+                       RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+    if (next < 0) {
+      int e = errno;
+      close(cur);
+      return strata_error_set(err, e, "cannot open directory '%s'", prefix);
+    }
+    close(cur);
+    cur = next;
+  }
+  close(cur);
+  return 0;
+}
+
+static int empty_dir(int dfd, dev_t dev, struct strata_error **err);
+
+static int remove_entry(int dirfd, const char *name, dev_t dev, struct strata_error **err) {
+  struct stat st;
+
+  if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+    if (errno == ENOENT)
+      return 0;
+    return strata_error_set(err, errno, "cannot stat '%s'", name);
+  }
+  if (S_ISDIR(st.st_mode)) {
+    cleanup_close int fd = -1;
+    if (st.st_dev != dev && dev != (dev_t)-1)
+      return strata_error_set(err, EXDEV, "refusing to remove '%s' on another mount", name);
+    fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+      /* a 0000 directory we own: make it readable, then try again */
+      if (errno == EACCES && fchmodat(dirfd, name, 0700, 0) == 0)
+        fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0)
+        return strata_error_set(err, errno, "cannot open '%s'", name);
+    }
+    if (empty_dir(fd, st.st_dev, err) < 0)
+      return strata_error_wrap(err, "cannot remove '%s'", name);
+    if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+      return strata_error_set(err, errno, "cannot remove directory '%s'", name);
+    return 0;
+  }
+  if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+    return strata_error_set(err, errno, "cannot remove '%s'", name);
+  return 0;
+}
+
+static int empty_dir(int dfd, dev_t dev, struct strata_error **err) {
+  int fd2 = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+  cleanup_dir DIR *d = NULL;
+  struct dirent *de;
+
+  if (fd2 < 0)
+    return strata_error_set(err, errno, "cannot read directory");
+  d = fdopendir(fd2);
+  if (d == NULL) {
+    int e = errno;
+    close(fd2);
+    return strata_error_set(err, e, "cannot read directory");
+  }
+  while ((errno = 0, de = readdir(d)) != NULL) {
+    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+      continue;
+    if (remove_entry(dfd, de->d_name, dev, err) < 0)
+      return -1;
+  }
+  if (errno != 0)
+    return strata_error_set(err, errno, "cannot read directory");
+  return 0;
+}
+
+int strata_remove_tree_at(int dirfd, const char *name, struct strata_error **err) {
+  struct stat st;
+  if (fstat(dirfd, &st) < 0)
+    return strata_error_set(err, errno, "cannot stat directory holding '%s'", name);
+  return remove_entry(dirfd, name, st.st_dev, err);
+}
+
+int strata_empty_dir_at(int dirfd, struct strata_error **err) {
+  struct stat st;
+  if (fstat(dirfd, &st) < 0)
+    return strata_error_set(err, errno, "cannot stat directory");
+  return empty_dir(dirfd, st.st_dev, err);
+}
+
+char *strata_clean_path(const char *path) {
+  size_t n = strlen(path);
+  char *out = malloc(n + 1);
+  size_t len = 0;
+  const char *p = path;
+
+  if (out == NULL)
+    return NULL;
+  while (*p) {
+    const char *start, *end;
+    size_t clen;
+    while (*p == '/')
+      p++;
+    if (!*p)
+      break;
+    start = p;
+    end = strchr(p, '/');
+    if (end == NULL)
+      end = p + strlen(p);
+    clen = (size_t)(end - start);
+    p = end;
+    if (clen == 1 && start[0] == '.')
+      continue;
+    if (clen == 2 && start[0] == '.' && start[1] == '.') {
+      char *slash;
+      if (len == 0) {
+        free(out);
+        errno = EINVAL;
+        return NULL;
+      }
+      out[len] = '\0';
+      slash = strrchr(out, '/');
+      len = slash ? (size_t)(slash - out) : 0;
+      continue;
+    }
+    if (len > 0)
+      out[len++] = '/';
+    memcpy(out + len, start, clen);
+    len += clen;
+  }
+  out[len] = '\0';
+  return out;
+}
+
+int strata_write_all(int fd, const void *buf, size_t len) {
+  const char *p = buf;
+  while (len > 0) {
+    ssize_t w = write(fd, p, len);
+    if (w < 0) {
+      if (errno == EINTR)
+        continue;
+      return -1;
+    }
+    p += w;
+    len -= (size_t)w;
+  }
+  return 0;
+}

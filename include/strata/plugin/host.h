@@ -1,0 +1,62 @@
+/* Services the core offers plugins.  A plugin never links against core
+ * internals: it receives this table in init and calls through it.
+ * The table only grows by appending; check `size` before using a member that
+ * came after the first release. */
+#ifndef STRATA_PLUGIN_HOST_H
+#define STRATA_PLUGIN_HOST_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct strata_error;
+
+enum strata_log_level {
+  STRATA_LOG_ERROR = 0,
+  STRATA_LOG_WARNING = 1,
+  STRATA_LOG_INFO = 2,
+  STRATA_LOG_DEBUG = 3,
+};
+
+#define STRATA_HOST_VERSION 1
+
+struct strata_host {
+  uint32_t version; /* STRATA_HOST_VERSION at the time the core was built */
+  uint32_t size;    /* sizeof (struct strata_host) in the core */
+
+  /* Logging: domain names the caller ("storage.copy"). */
+  void (*log)(enum strata_log_level level, const char *domain, const char *fmt, ...)
+      __attribute__((format(printf, 3, 4)));
+
+  /* Errors: fill *err (if err is not NULL) with errnum (0 for none) and a
+   * message; always returns -1 so a plugin can `return host->error(...)`. */
+  int (*error)(struct strata_error **err, int errnum, const char *fmt, ...)
+      __attribute__((format(printf, 3, 4)));
+  /* Prefix an existing error with context ("cannot create layer: ..."); returns -1. */
+  int (*error_wrap)(struct strata_error **err, const char *fmt, ...)
+      __attribute__((format(printf, 2, 3)));
+
+  /* Releases an error the plugin chose to swallow. */
+  void (*error_free)(struct strata_error *err);
+
+  /* Safe file system operations, all relative to a directory fd and never
+   * leaving it: paths are resolved as if dirfd were "/" (RESOLVE_IN_ROOT). */
+  int (*open_in_root)(int rootfd, const char *path, int flags, mode_t mode,
+                      struct strata_error **err);
+  /* Remove NAME under DIRFD and everything below it, without following
+   * symlinks.  A missing NAME is not an error. */
+  int (*remove_tree_at)(int dirfd, const char *name, struct strata_error **err);
+  /* mkdir -p of PATH relative to DIRFD (each component created 0700 unless
+   * it exists). */
+  int (*mkdir_p_at)(int dirfd, const char *path, mode_t mode, struct strata_error **err);
+};
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,56 @@
+/* Isolation backend ABI.  The core builds one run spec (image config merged
+ * with the user's flags) and hands it to the backend, which starts the
+ * process in the container's root file system. */
+#ifndef STRATA_PLUGIN_ISOLATION_H
+#define STRATA_PLUGIN_ISOLATION_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <strata/plugin/plugin.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define STRATA_ISOLATION_OPS_VERSION 1
+
+/* caps bits */
+#define STRATA_ISOLATION_CAP_ISOLATES (1u << 0) /* separates the process from the host */
+
+/* Return values of run() besides an exit code >= 0. */
+#define STRATA_RUN_ENGINE_ERROR (-1)  /* engine failure: exit 125 */
+#define STRATA_RUN_CANNOT_EXEC (-126) /* found but cannot be executed: exit 126 */
+#define STRATA_RUN_NOT_FOUND (-127)   /* command not found: exit 127 */
+
+struct strata_run_spec {
+  uint32_t size;             /* sizeof, set by the core */
+  const char *id;            /* container ID */
+  const char *rootfs;        /* mounted root file system */
+  const char *const *argv;   /* NULL-terminated, argv[0] is the command */
+  const char *const *env;    /* NULL-terminated "K=V" strings */
+  const char *cwd;           /* absolute, inside the rootfs */
+  uint32_t uid;
+  uint32_t gid;
+  size_t ngroups;            /* supplementary groups */
+  const uint32_t *groups;
+  const char *hostname;
+  int tty;                   /* allocate a terminal */
+  int interactive;           /* keep stdin open */
+};
+
+struct strata_isolation_ops {
+  uint32_t version; /* STRATA_ISOLATION_OPS_VERSION */
+  uint64_t caps;    /* STRATA_ISOLATION_CAP_* */
+
+  /* Can this backend run containers on this host?  0, or negative with *err. */
+  int (*probe)(void *state, struct strata_error **err);
+
+  /* Run SPEC in the foreground and wait.  Returns the exit code (128+N for
+   * a signal N), or one of STRATA_RUN_* with *err set. */
+  int (*run)(void *state, const struct strata_run_spec *spec, struct strata_error **err);
+};
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,70 @@
+/* Storage driver ABI.  A driver keeps layers (immutable once committed) and
+ * gives each container a root file system with its own writable top.  The
+ * core's layer engine writes layer contents; the driver only says where and
+ * how whiteouts must be represented. */
+#ifndef STRATA_PLUGIN_STORAGE_H
+#define STRATA_PLUGIN_STORAGE_H
+
+#include <stdint.h>
+#include <strata/plugin/plugin.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define STRATA_STORAGE_OPS_VERSION 1
+
+/* How the layer engine applies OCI whiteouts into a staged layer. */
+enum strata_whiteout_mode {
+  /* The staged directory already holds the parent's full tree: delete
+   * whited-out paths in place (copy, btrfs). */
+  STRATA_WHITEOUT_IN_PLACE = 0,
+  /* The staged directory is an empty diff: record whiteouts as 0:0 character
+   * devices and opaque directories as the overlay xattr (overlay). */
+  STRATA_WHITEOUT_OVERLAY = 1,
+};
+
+/* A staged layer: the core writes into dirfd, then commits or aborts. */
+struct strata_layer_stage {
+  uint32_t size;               /* sizeof, set by the core */
+  int dirfd;                   /* set by the driver: open O_DIRECTORY fd of the layer's root */
+  uint32_t whiteout_mode;      /* set by the driver: enum strata_whiteout_mode */
+};
+
+struct strata_storage_ops {
+  uint32_t version; /* STRATA_STORAGE_OPS_VERSION */
+  uint64_t caps;    /* reserved, 0 */
+
+  /* Can this driver work on this host with its store at ctx->data_dir?
+   * Returns 0 if so; otherwise negative with *err saying why. */
+  int (*probe)(void *state, struct strata_error **err);
+
+  /* Remove leftovers of interrupted work (staged layers, half-made
+   * containers).  Called with the store's exclusive lock held. */
+  int (*recover)(void *state, struct strata_error **err);
+
+  /* Stage layer ID on top of PARENT (NULL for a base layer).  Fills *stage. */
+  int (*layer_stage)(void *state, const char *id, const char *parent,
+                     struct strata_layer_stage *stage, struct strata_error **err);
+  /* Publish a staged layer atomically; closes stage->dirfd. */
+  int (*layer_commit)(void *state, const char *id, struct strata_layer_stage *stage,
+                      struct strata_error **err);
+  /* Throw a staged layer away; closes stage->dirfd.  Never fails. */
+  void (*layer_abort)(void *state, const char *id, struct strata_layer_stage *stage);
+  /* Delete a committed layer. */
+  int (*layer_remove)(void *state, const char *id, struct strata_error **err);
+
+  /* Make the writable layer of container ID on top of layer LAYER. */
+  int (*container_create)(void *state, const char *id, const char *layer,
+                          struct strata_error **err);
+  /* Mount (if needed) and return the rootfs path in *path (malloc'd; the
+   * caller frees it). */
+  int (*container_mount)(void *state, const char *id, char **path, struct strata_error **err);
+  int (*container_unmount)(void *state, const char *id, struct strata_error **err);
+  int (*container_remove)(void *state, const char *id, struct strata_error **err);
+};
+
+#ifdef __cplusplus
+}
+#endif
+#endif
