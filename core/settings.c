@@ -16,7 +16,18 @@ static int merge_file(struct strata_config *cfg, const char *path, size_t *nfile
   json_t *doc;
   char **files;
 
+  cleanup_file FILE *f = NULL;
+  int c;
+
   if (access(path, F_OK) < 0)
+    return 0;
+  /* an empty file (or /dev/null) is an empty configuration */
+  f = fopen(path, "re");
+  if (f == NULL)
+    return strata_error_set(err, errno, "cannot read config file '%s'", path);
+  while ((c = fgetc(f)) != EOF && (c == ' ' || c == '\n' || c == '\t' || c == '\r'))
+    ;
+  if (c == EOF)
     return 0;
   doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
   if (doc == NULL)
