@@ -31,6 +31,33 @@ static int row_cmp(const void *a, const void *b) {
   return x->created == y->created ? 0 : (x->created < y->created ? 1 : -1);
 }
 
+/* Go's strconv.Quote, which Docker applies to the COMMAND column. */
+static void go_quote(const char *s, char *buf, size_t len) {
+  size_t n = 0;
+  if (len < 3)
+    return;
+  buf[n++] = '"';
+  for (; *s && n + 6 < len; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') {
+      buf[n++] = '\\';
+      buf[n++] = (char)c;
+    } else if (c == '\n') {
+      buf[n++] = '\\';
+      buf[n++] = 'n';
+    } else if (c == '\t') {
+      buf[n++] = '\\';
+      buf[n++] = 't';
+    } else if (c < 0x20 || c == 0x7f) {
+      n += (size_t)snprintf(buf + n, len - n, "\\x%02x", c);
+    } else {
+      buf[n++] = (char)c;
+    }
+  }
+  buf[n++] = '"';
+  buf[n] = '\0';
+}
+
 /* "cat /hello.txt" quoted, truncated to 20 characters as Docker does. */
 static void command_column(json_t *rec, bool notrunc, char *buf, size_t len) {
   char cmd[4096] = "";
@@ -51,10 +78,9 @@ static void command_column(json_t *rec, bool notrunc, char *buf, size_t len) {
         k++;
       chars++;
     }
-    snprintf(buf, len, "\"%.*s\xe2\x80\xa6\"", (int)k, cmd);
-  } else {
-    snprintf(buf, len, "\"%s\"", cmd);
+    memcpy(cmd + k, "\xe2\x80\xa6", 4);
   }
+  go_quote(cmd, buf, len);
 }
 
 /* A "running" record whose process is gone was left by a killed strata. */
