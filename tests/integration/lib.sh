@@ -203,8 +203,10 @@ store_has_no_temp() { # DESC-PREFIX
     local left
     left=$(find "$ROOT/tmp" -mindepth 1 2>/dev/null | head -5)
     check_eq "$1: nothing left under ROOT/tmp" "" "$left"
-    left=$(find "$ROOT" -path "$ROOT/tmp" -prune -o \( -iname '*.tmp' -o -iname '.tmp*' -o -iname 'tmp.*' \
-        -o -iname '*partial*' -o -iname '*stag*' -o -iname '*.incomplete' -o -iname '*.new' \) -print 2>/dev/null | head -5)
+    # (an empty staging directory is fine; anything in one is not)
+    left=$(find "$ROOT" \( -path "$ROOT/tmp" -o -type d -empty \) -prune -o \( -iname '*.tmp' -o -iname '.tmp*' \
+        -o -iname 'tmp.*' -o -iname '*partial*' -o -iname '*stag*' -o -iname '*.incomplete' -o -iname '*.new' \) \
+        -print 2>/dev/null | head -5)
     check_eq "$1: no staged or partial files in the store" "" "$left"
 }
 

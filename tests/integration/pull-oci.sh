@@ -2,6 +2,7 @@
 # pull-oci.sh - `strata pull oci:DIR:TAG` with images written by umoci and
 # skopeo (gzip, zstd, uncompressed, trailer-less tar, multi-arch index, a
 # corrupt blob), then `images` and `history` in Docker's formats.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"   # (SH_LOG_COMPILER may be sh)
 . "$(dirname "$0")/lib.sh"
 need_root
 need_fixtures
@@ -26,7 +27,19 @@ check_eq "images -q is empty after the failed pull" "" "$OUT"
 store_has_no_temp "failed pull"
 store_has_no_layers "failed pull"
 
+# the last layer corrupt: layers 1-3 get imported before the pull fails,
+# and must go again (a failed pull leaves the store as it was)
+setup_store
+BAD=$(cat "$FIXTURES/corrupt-last.digest")
+sx pull "oci:$FIXTURES/corrupt-last:1"
+check_error "pull with a corrupt last layer fails with exit 1 and one error line" 1 "${BAD#sha256:}" digest
+sx images -q
+check_eq "images -q is empty after the failed pull (corrupt last layer)" "" "$OUT"
+store_has_no_temp "failed pull (corrupt last layer)"
+store_has_no_layers "failed pull (corrupt last layer)"
+
 # ---------------------------------------------------------------- pull
+setup_store
 sx pull "oci:$BB:1"
 check_rc "pull oci:busybox:1" 0
 for d in "${LAYERS[@]}"; do
@@ -160,4 +173,46 @@ else
 fi
 
 store_has_no_temp "after all pulls"
+
+# ---------------------------------------------------------------- concurrency, crashes
+# two pulls of images sharing every layer, at once, into a new store
+setup_store
+st pull "oci:$BB:1" >"$TMPD/p1" 2>&1 & p1=$!
+st pull "oci:$BB:1-zstd" >"$TMPD/p2" 2>&1 & p2=$!
+wait $p1; r1=$?
+wait $p2; r2=$?
+check_eq "two concurrent pulls both succeed" "0 0" "$r1 $r2" || sed 's/^/#     /' "$TMPD/p1" "$TMPD/p2"
+sx images -q
+check_eq "after concurrent pulls: one image" "$ID" "$OUT"
+sx run --rm localhost/busybox:1-zstd cat /hello.txt
+check_eq "after concurrent pulls: the image runs" "hello from layer 2" "$OUT"
+store_has_no_temp "concurrent pulls"
+
+# a pull killed (SIGKILL) part way: the next command that writes the store
+# cleans up, and the same pull then works
+setup_store
+(   # a subshell, whose stderr takes bash's "Killed" notice
+    "$STRATA" --root "$ROOT" pull "oci:$BB:1" >/dev/null 2>&1 </dev/null & pk=$!
+    # kill it as soon as it has staged something (or after 5 s at most)
+    for _ in $(seq 500); do
+        [ -n "$(find "$ROOT/tmp" "$ROOT"/storage/*/* -mindepth 1 -print -quit 2>/dev/null)" ] && break
+        kill -0 $pk 2>/dev/null || break
+        sleep 0.01
+    done
+    if kill -KILL $pk 2>/dev/null; then
+        echo "# killed the pull with $(find "$ROOT/tmp" "$ROOT/storage" -mindepth 1 2>/dev/null | wc -l) entries staged"
+    else
+        echo "# the pull finished before it could be killed"
+    fi
+    wait $pk
+) 2>/dev/null
+sx pull "oci:$BB:1"
+check_rc "pull after a killed pull" 0
+sx run --rm "$IMG" cat /hello.txt
+check_eq "after a killed pull: the image runs" "hello from layer 2" "$OUT"
+store_has_no_temp "after a killed pull and a new pull"
+sx rmi "$IMG"
+check_rc "rmi after a killed pull" 0
+store_has_no_layers "rmi after a killed pull (no orphan layers)"
+
 finish
