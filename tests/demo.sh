@@ -11,7 +11,8 @@ bash tests/build.sh
 FIXTURES=${STRATA_FIXTURES:-/var/tmp/strata-fixtures}
 ROOT=${STRATA_DEMO_ROOT:-/var/tmp/strata-demo}
 bash tests/fixtures/mkoci.sh "$FIXTURES" >/dev/null
-export STRATA_PLUGIN_PATH="$PWD/plugins/storage/copy/.libs:$PWD/plugins/transport/oci/.libs:$PWD/plugins/isolation/chroot/.libs"
+STRATA_PLUGIN_PATH=$(ls -d "$PWD"/plugins/*/*/.libs | paste -sd: -)
+export STRATA_PLUGIN_PATH
 rm -rf "$ROOT"
 strata() { echo "\$ strata $*" >&2; ./strata --root "$ROOT" "$@"; }
 
