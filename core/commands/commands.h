@@ -63,6 +63,8 @@ struct cli_run_options {
  * error (already printed).  "--help" is not handled here. */
 int cli_parse_run_options(const char *cmd, int argc, char **argv, struct cli_run_options *o);
 void cli_run_options_clear(struct cli_run_options *o);
+/* The option lines of run/create --help. */
+extern const char cli_run_options_help[];
 
 /* Resolves IMAGE (pulling it if missing, as Docker's run does) and makes a
  * container; *id gets its ID. */

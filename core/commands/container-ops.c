@@ -238,6 +238,18 @@ int cli_container_remove(struct strata_context *ctx, const char *id, struct stra
   return 0;
 }
 
+const char cli_run_options_help[] =
+    "      --entrypoint string   Overwrite the default ENTRYPOINT of the image\n"
+    "  -e, --env list            Set environment variables\n"
+    "  -h, --hostname string     Container host name\n"
+    "  -i, --interactive         Keep STDIN open\n"
+    "      --name string         Assign a name to the container\n"
+    "      --platform string     Platform to pull if the image is missing\n"
+    "      --rm                  Automatically remove the container when it exits\n"
+    "  -t, --tty                 Allocate a pseudo-TTY\n"
+    "  -u, --user string         Username or UID (format: <name|uid>[:<group|gid>])\n"
+    "  -w, --workdir string      Working directory inside the container\n";
+
 void cli_run_options_clear(struct cli_run_options *o) {
   free(o->env);
   memset(o, 0, sizeof(*o));

@@ -10,16 +10,7 @@ static const char help[] =
     "Usage:  strata create [OPTIONS] IMAGE [COMMAND] [ARG...]\n\n"
     "Create a new container (pulling the image first if it is missing)\n\n"
     "Options:\n"
-    "      --entrypoint string   Overwrite the default ENTRYPOINT of the image\n"
-    "  -e, --env list            Set environment variables\n"
-    "  -h, --hostname string     Container host name\n"
-    "  -i, --interactive         Keep STDIN open\n"
-    "      --name string         Assign a name to the container\n"
-    "      --platform string     Platform to pull if the image is missing\n"
-    "      --rm                  Automatically remove the container when it exits\n"
-    "  -t, --tty                 Allocate a pseudo-TTY\n"
-    "  -u, --user string         Username or UID (format: <name|uid>[:<group|gid>])\n"
-    "  -w, --workdir string      Working directory inside the container\n";
+    "%s";
 
 int cmd_create(struct strata_context *ctx, int argc, char **argv) {
   struct cli_run_options o;
@@ -28,7 +19,7 @@ int cmd_create(struct strata_context *ctx, int argc, char **argv) {
   int r;
 
   if (argc > 1 && strcmp(argv[1], "--help") == 0) {
-    cli_help("create", help);
+    printf(help, cli_run_options_help);
     return 0;
   }
   r = cli_parse_run_options("create", argc, argv, &o);

@@ -12,16 +12,7 @@ static const char help[] =
     "Options:\n"
     "  -d, --detach              Run in the background (not available yet with the\n"
     "                            foreground-only backends)\n"
-    "      --entrypoint string   Overwrite the default ENTRYPOINT of the image\n"
-    "  -e, --env list            Set environment variables\n"
-    "  -h, --hostname string     Container host name\n"
-    "  -i, --interactive         Keep STDIN open\n"
-    "      --name string         Assign a name to the container\n"
-    "      --platform string     Platform to pull if the image is missing\n"
-    "      --rm                  Automatically remove the container when it exits\n"
-    "  -t, --tty                 Allocate a pseudo-TTY\n"
-    "  -u, --user string         Username or UID (format: <name|uid>[:<group|gid>])\n"
-    "  -w, --workdir string      Working directory inside the container\n";
+    "%s";
 
 int cmd_run(struct strata_context *ctx, int argc, char **argv) {
   struct cli_run_options o;
@@ -30,7 +21,7 @@ int cmd_run(struct strata_context *ctx, int argc, char **argv) {
   int r;
 
   if (argc > 1 && strcmp(argv[1], "--help") == 0) {
-    cli_help("run", help);
+    printf(help, cli_run_options_help);
     return 0;
   }
   r = cli_parse_run_options("run", argc, argv, &o);

@@ -153,6 +153,18 @@ static void copy_xattrs_fd(int in, int out) {
   }
 }
 
+/* xattrs, owner, mode and times of IN onto OUT.  chown comes before chmod:
+ * it clears setuid/setgid, which chmod then restores. */
+static int copy_metadata_fd(int in, int out, const struct stat *st, const char *what,
+                            struct strata_error **err) {
+  struct timespec times[2] = {st->st_atim, st->st_mtim};
+  copy_xattrs_fd(in, out);
+  if (fchown(out, st->st_uid, st->st_gid) < 0 || fchmod(out, st->st_mode & 07777) < 0 ||
+      futimens(out, times) < 0)
+    return host->error(err, errno, "cannot set metadata of '%s'", what);
+  return 0;
+}
+
 static const char *link_find(struct copy_job *job, const struct stat *st) {
   for (size_t i = 0; i < job->nlinks; i++)
     if (job->links[i].dev == st->st_dev && job->links[i].ino == st->st_ino)
@@ -209,12 +221,8 @@ static int copy_entry(int srcdir, int dstdir, int dstroot, const char *name, con
       return host->error(err, e, "cannot open '%s'", relpath);
     }
     r = copy_tree(in, out, dstroot, relpath, job, err);
-    if (r == 0) {
-      copy_xattrs_fd(in, out);
-      if (fchown(out, st.st_uid, st.st_gid) < 0 || fchmod(out, st.st_mode & 07777) < 0 ||
-          futimens(out, times) < 0)
-        r = host->error(err, errno, "cannot set metadata of '%s'", relpath);
-    }
+    if (r == 0)
+      r = copy_metadata_fd(in, out, &st, relpath, err);
     close(in);
     close(out);
     return r;
@@ -233,13 +241,8 @@ static int copy_entry(int srcdir, int dstdir, int dstroot, const char *name, con
     }
     if (copy_data(in, out, st.st_size, job) < 0)
       r = host->error(err, errno, "cannot copy '%s'", relpath);
-    if (r == 0) {
-      copy_xattrs_fd(in, out);
-      /* chown first: it clears setuid/setgid, which fchmod then restores */
-      if (fchown(out, st.st_uid, st.st_gid) < 0 || fchmod(out, st.st_mode & 07777) < 0 ||
-          futimens(out, times) < 0)
-        r = host->error(err, errno, "cannot set metadata of '%s'", relpath);
-    }
+    if (r == 0)
+      r = copy_metadata_fd(in, out, &st, relpath, err);
     close(in);
     close(out);
     return r;
@@ -305,13 +308,8 @@ static int copy_whole(struct copy_state *s, const char *src, int dstfd, struct s
   if (in < 0)
     return host->error(err, errno, "cannot open '%s/%s'", s->data_dir, src);
   r = copy_tree(in, dstfd, dstfd, "", &job, err);
-  if (r == 0 && fstat(in, &st) == 0) {
-    struct timespec times[2] = {st.st_atim, st.st_mtim};
-    copy_xattrs_fd(in, dstfd);
-    if (fchown(dstfd, st.st_uid, st.st_gid) < 0 || fchmod(dstfd, st.st_mode & 07777) < 0 ||
-        futimens(dstfd, times) < 0)
-      r = host->error(err, errno, "cannot set metadata of '%s'", src);
-  }
+  if (r == 0 && fstat(in, &st) == 0)
+    r = copy_metadata_fd(in, dstfd, &st, src, err);
   for (size_t i = 0; i < job.nlinks; i++)
     free(job.links[i].path);
   free(job.links);
@@ -472,44 +470,39 @@ static int copy_container_remove(void *state, const char *id, struct strata_erro
   return remove_in(s, "containers", id, err);
 }
 
-static int copy_recover(void *state, struct strata_error **err) {
-  struct copy_state *s = state;
-  int fd;
+/* Removes the entries of DATA/DIR whose name ends in SUFFIX ("" for all). */
+static void remove_matching(struct copy_state *s, const char *dir, const char *suffix) {
+  int fd = openat(s->datafd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  size_t sl = strlen(suffix);
   DIR *d;
   struct dirent *de;
 
+  if (fd < 0)
+    return;
+  d = fdopendir(fd);
+  if (d == NULL) {
+    close(fd);
+    return;
+  }
+  while ((de = readdir(d)) != NULL) {
+    size_t l = strlen(de->d_name);
+    struct strata_error *e = NULL;
+    if (de->d_name[0] == '.' || l <= sl || strcmp(de->d_name + l - sl, suffix) != 0)
+      continue;
+    if (host->remove_tree_at(fd, de->d_name, &e) < 0)
+      host->log(STRATA_LOG_WARNING, DOMAIN, "cannot remove '%s/%s/%s'", s->data_dir, dir,
+                de->d_name);
+    host->error_free(e);
+  }
+  closedir(d);
+}
+
+static int copy_recover(void *state, struct strata_error **err) {
+  struct copy_state *s = state;
   if (data_fd(s, err) < 0)
     return -1;
-  fd = openat(s->datafd, "staging", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    host->log(STRATA_LOG_DEBUG, DOMAIN, "clearing staged layers");
-    d = fdopendir(fd);
-    while (d && (de = readdir(d)) != NULL) {
-      struct strata_error *e = NULL;
-      if (de->d_name[0] != '.')
-        host->remove_tree_at(fd, de->d_name, &e);
-      host->error_free(e);
-    }
-    if (d)
-      closedir(d);
-    else
-      close(fd);
-  }
-  fd = openat(s->datafd, "containers", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    d = fdopendir(fd);
-    while (d && (de = readdir(d)) != NULL) {
-      size_t l = strlen(de->d_name);
-      struct strata_error *e = NULL;
-      if (l > 4 && strcmp(de->d_name + l - 4, ".new") == 0)
-        host->remove_tree_at(fd, de->d_name, &e);
-      host->error_free(e);
-    }
-    if (d)
-      closedir(d);
-    else
-      close(fd);
-  }
+  remove_matching(s, "staging", "");        /* layers being written */
+  remove_matching(s, "containers", ".new"); /* containers being made */
   return 0;
 }
 
