@@ -8,6 +8,7 @@
 
 #include "cleanup.h"
 #include "host.h"
+#include "layer-store.h"
 #include "log.h"
 
 #define LOG_DOMAIN "context"
@@ -128,6 +129,16 @@ int strata_context_plugin_probe(struct strata_context *ctx, struct strata_plugin
   return probe ? probe(p->state, err) : 0;
 }
 
+/* A command died mid-way: drop the layers it left without an image. */
+static void collect_interrupted(struct strata_context *ctx) {
+  cleanup_error struct strata_error *e = NULL;
+  if (!ctx->store->interrupted)
+    return;
+  ctx->store->interrupted = false;
+  if (strata_layer_gc(ctx, NULL, NULL, &e) < 0)
+    log_warning("cannot clean up after an interrupted command: %s", e->msg);
+}
+
 int strata_context_store(struct strata_context *ctx, bool exclusive, struct strata_error **err) {
   if (ctx->store == NULL && strata_store_open(ctx->root, &ctx->store, err) < 0)
     return -1;
@@ -138,6 +149,7 @@ int strata_context_store(struct strata_context *ctx, bool exclusive, struct stra
     cleanup_error struct strata_error *e = NULL;
     if (ops->recover && ops->recover(ctx->storage->state, &e) < 0)
       log_warning("storage driver '%s' could not recover: %s", ctx->storage->info->name, e->msg);
+    collect_interrupted(ctx);
   }
   return 0;
 }
@@ -214,6 +226,8 @@ int strata_context_storage(struct strata_context *ctx, const struct strata_stora
         log_warning("storage driver '%s' could not recover: %s", p->info->name, e->msg);
     }
   }
+  if (ctx->store->locked == LOCK_EX)
+    collect_interrupted(ctx);
   *ops = ctx->storage->info->ops;
   *state = ctx->storage->state;
   return 0;

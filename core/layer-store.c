@@ -38,10 +38,13 @@ int strata_layer_load(struct strata_store *store, const char *chain_id, json_t *
 }
 
 bool strata_layer_exists(struct strata_store *store, const char *chain_id) {
-  char path[128];
-  if (record_path(chain_id, path, sizeof(path), NULL) < 0)
+  json_t *rec = NULL;
+  bool complete;
+  if (strata_layer_load(store, chain_id, &rec, NULL) != 0)
     return false;
-  return faccessat(store->rootfd, path, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+  complete = !json_is_true(json_object_get(rec, "incomplete"));
+  json_decref(rec);
+  return complete;
 }
 
 /* libarchive pulls the tar stream through this reader, which decompresses
@@ -178,17 +181,33 @@ int strata_layer_import(struct strata_context *ctx, int fd, const struct strata_
                             "layer %s: uncompressed digest %s does not match the config's diff_id %s",
                             li->blob_digest, diff_id, li->diff_id);
   }
-  if (ops->layer_commit(state, hex, &stage, err) < 0)
-    return strata_error_wrap(err, "cannot commit layer %s", li->blob_digest);
   rec = json_pack("{s:s, s:s, s:o, s:s, s:I, s:I, s:s}", "chain_id", li->chain_id, "diff_id",
                   li->diff_id, "parent",
                   li->parent_chain_id ? json_string(li->parent_chain_id) : json_null(),
                   "blob_digest", li->blob_digest, "blob_size", (json_int_t)li->blob_size, "size",
                   (json_int_t)*size, "driver", ctx->storage->info->name);
-  if (rec == NULL || strata_store_write_json(ctx->store, path, rec, err) < 0) {
+  if (rec == NULL) {
+    ops->layer_abort(state, hex, &stage);
+    return strata_error_set(err, ENOMEM, "cannot record layer");
+  }
+  /* The record goes first, marked incomplete, so that a crash between the
+   * driver's commit and the final record leaves a record the garbage
+   * collector finds, never an orphan tree nobody knows of. */
+  json_object_set_new(rec, "incomplete", json_true());
+  if (strata_store_write_json(ctx->store, path, rec, err) < 0) {
+    ops->layer_abort(state, hex, &stage);
+    return -1;
+  }
+  if (ops->layer_commit(state, hex, &stage, err) < 0) {
+    strata_store_remove(ctx->store, path, NULL);
+    return strata_error_wrap(err, "cannot commit layer %s", li->blob_digest);
+  }
+  json_object_del(rec, "incomplete");
+  if (strata_store_write_json(ctx->store, path, rec, err) < 0) {
     cleanup_error struct strata_error *e = NULL;
     ops->layer_remove(state, hex, &e);
-    return rec ? -1 : strata_error_set(err, ENOMEM, "cannot record layer");
+    strata_store_remove(ctx->store, path, NULL);
+    return -1;
   }
   return 0;
 }

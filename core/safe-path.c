@@ -117,7 +117,7 @@ static int remove_entry(int dirfd, const char *name, dev_t dev, struct strata_er
 }
 
 static int empty_dir(int dfd, dev_t dev, struct strata_error **err) {
-  int fd2 = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+  int fd2 = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* own offset */
   cleanup_dir DIR *d = NULL;
   struct dirent *de;
 

@@ -81,6 +81,22 @@ void strata_store_close(struct strata_store *store) {
   free(store);
 }
 
+static bool dir_is_empty(int fd) {
+  int dup = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* own offset */
+  DIR *d = dup >= 0 ? fdopendir(dup) : NULL;
+  struct dirent *de;
+  bool empty = true;
+  if (d == NULL) {
+    if (dup >= 0)
+      close(dup);
+    return true;
+  }
+  while (empty && (de = readdir(d)) != NULL)
+    empty = strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0;
+  closedir(d);
+  return empty;
+}
+
 int strata_store_lock(struct strata_store *store, bool exclusive, struct strata_error **err) {
   int mode = exclusive ? LOCK_EX : LOCK_SH;
   if (store->locked == mode)
@@ -95,6 +111,8 @@ int strata_store_lock(struct strata_store *store, bool exclusive, struct strata_
      * command that died: clear it */
     cleanup_close int tmpfd = openat(store->rootfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     cleanup_error struct strata_error *e = NULL;
+    if (tmpfd >= 0 && !dir_is_empty(tmpfd))
+      store->interrupted = true;
     if (tmpfd >= 0 && strata_empty_dir_at(tmpfd, &e) < 0)
       log_warning("cannot clear '%s/tmp': %s", store->root, e->msg);
   }

@@ -27,6 +27,7 @@ struct strata_store {
   int rootfd;
   int lockfd;
   int locked; /* 0, LOCK_SH or LOCK_EX */
+  bool interrupted; /* the exclusive lock found leftovers of a command that died */
 };
 
 /* Creates ROOT and its folders if needed (0700) and opens it. */
