@@ -64,17 +64,20 @@ int strata_parse_rfc3339(const char *s, time_t *t) {
     return -1;
   if (*p == '.') {
     p++;
+    if (!isdigit((unsigned char)*p))
+      return -1;
     while (isdigit((unsigned char)*p))
       p++;
   }
   if (*p == 'Z' || *p == 'z') {
     p++;
   } else if (*p == '+' || *p == '-') {
+    /* exactly [+-]hh:mm */
     int sign = *p == '-' ? -1 : 1;
-    int hh = 0, mm = 0;
-    if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2)
-      return -1;
-    off = sign * (hh * 3600L + mm * 60L);
+    for (int i = 1; i <= 5; i++)
+      if (i == 3 ? p[i] != ':' : !isdigit((unsigned char)p[i]))
+        return -1;
+    off = sign * (((p[1] - '0') * 10 + (p[2] - '0')) * 3600L + ((p[4] - '0') * 10 + (p[5] - '0')) * 60L);
     p += 6;
   } else {
     return -1;

@@ -192,12 +192,15 @@ int strata_platform_parse(const char *s, char **os, char **arch, char **variant,
   if (copy == NULL)
     return strata_error_set(err, ENOMEM, "cannot parse platform");
   a = strchr(copy, '/');
-  if (a == NULL || a == copy || a[1] == '\0')
+  if (a == NULL || a == copy || a[1] == '\0' || a[1] == '/')
     return strata_error_set(err, 0, "invalid platform '%s': want os/arch[/variant]", s);
   *a++ = '\0';
   v = strchr(a, '/');
-  if (v != NULL)
+  if (v != NULL) {
     *v++ = '\0';
+    if (*v == '\0' || strchr(v, '/') != NULL)
+      return strata_error_set(err, 0, "invalid platform '%s': want os/arch[/variant]", s);
+  }
   *os = strdup(copy);
   *arch = strdup(a);
   *variant = strdup(v ? v : "");
@@ -255,9 +258,10 @@ int strata_image_config_parse(const char *data, size_t len, struct strata_image_
     return strata_error_set(err, ENOMEM, "cannot parse image config");
   c->doc = json_loadb(data, len, 0, &jerr);
   if (c->doc == NULL || !json_is_object(c->doc)) {
+    bool parsed = c->doc != NULL;
     strata_image_config_free(c);
     return strata_error_set(err, 0, "invalid image config: %s",
-                            c->doc ? "not an object" : jerr.text);
+                            parsed ? "not an object" : jerr.text);
   }
   rootfs = json_object_get(c->doc, "rootfs");
   ids = json_object_get(rootfs, "diff_ids");

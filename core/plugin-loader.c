@@ -166,10 +166,14 @@ static void load_one(struct strata_plugin_set *set, size_t *nref, const char *pa
 
   last_dl_error[0] = '\0';
   h = lt_dlopen(path);
-  if (h == NULL) {
+  if (h == NULL || last_dl_error[0] != '\0') {
+    /* when the bind-now open fails, libltdl quietly tries its own lazy
+     * loader, which accepts a plugin with unresolved symbols: refuse it */
     cleanup_free char *msg = NULL;
     if (asprintf(&msg, "cannot load: %s", last_dl_error[0] ? last_dl_error : lt_dlerror()) >= 0)
       add_refusal(set, nref, path, msg);
+    if (h != NULL)
+      lt_dlclose(h);
     return;
   }
   entry = (strata_plugin_entry_fn)lt_dlsym(h, STRATA_PLUGIN_ENTRY_SYMBOL);

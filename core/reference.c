@@ -61,14 +61,37 @@ static bool valid_tag(const char *t) {
   return true;
 }
 
+/* host[:port], host being a name, an IPv4 address or a [bracketed] IPv6
+ * address; the port, when there, is digits only. */
 static bool valid_domain(const char *d) {
-  size_t n = strlen(d);
-  if (n == 0)
+  const char *end = d + strlen(d), *port = NULL;
+  if (*d == '\0')
     return false;
-  for (size_t i = 0; i < n; i++) {
-    char c = d[i];
-    if (!(isalnum((unsigned char)c) || c == '.' || c == '-' || c == ':' || c == '[' || c == ']'))
+  if (*d == '[') {
+    const char *close = strchr(d, ']');
+    if (close == NULL || close == d + 1)
       return false;
+    for (const char *p = d + 1; p < close; p++)
+      if (!(isxdigit((unsigned char)*p) || *p == ':' || *p == '.'))
+        return false;
+    if (close[1] != '\0' && close[1] != ':')
+      return false;
+    port = close[1] == ':' ? close + 2 : NULL;
+  } else {
+    const char *colon = strchr(d, ':');
+    if (colon == d)
+      return false;
+    for (const char *p = d; p < (colon ? colon : end); p++)
+      if (!(isalnum((unsigned char)*p) || *p == '.' || *p == '-'))
+        return false;
+    port = colon ? colon + 1 : NULL;
+  }
+  if (port != NULL) {
+    if (*port == '\0')
+      return false;
+    for (const char *p = port; *p; p++)
+      if (!isdigit((unsigned char)*p))
+        return false;
   }
   return true;
 }
@@ -115,9 +138,11 @@ int strata_reference_parse(const char *s, struct strata_reference **out, struct 
   rest = name;
   if (slash != NULL) {
     size_t dl = (size_t)(slash - name);
+    bool upper = false;
+    for (size_t i = 0; i < dl; i++)
+      upper |= isupper((unsigned char)name[i]) != 0;
     if (memchr(name, '.', dl) || memchr(name, ':', dl) ||
-        (dl == 9 && strncmp(name, "localhost", 9) == 0) ||
-        (dl > 0 && name[0] != tolower((unsigned char)name[0]))) {
+        (dl == 9 && strncmp(name, "localhost", 9) == 0) || upper) {
       *slash = '\0';
       if (!valid_domain(name)) {
         strata_reference_free(ref);
