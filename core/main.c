@@ -29,6 +29,49 @@ static const struct strata_command commands[] = {
     {NULL, NULL, NULL, NULL},
 };
 
+/* Docker's management commands ("strata image ls") are other names for the
+ * same code: GROUP VERB -> command, with an extra leading option if any. */
+struct alias {
+  const char *group, *verb, *command, *option;
+};
+static const struct alias aliases[] = {
+    {"image", "ls", "images", NULL},          {"image", "list", "images", NULL},
+    {"image", "pull", "pull", NULL},          {"image", "rm", "rmi", NULL},
+    {"image", "remove", "rmi", NULL},         {"image", "history", "history", NULL},
+    {"image", "inspect", "inspect", "--type=image"}, {"image", "tag", "tag", NULL},
+    {"container", "ls", "ps", NULL},          {"container", "list", "ps", NULL},
+    {"container", "ps", "ps", NULL},          {"container", "create", "create", NULL},
+    {"container", "run", "run", NULL},        {"container", "start", "start", NULL},
+    {"container", "rm", "rm", NULL},          {"container", "remove", "rm", NULL},
+    {"container", "inspect", "inspect", "--type=container"},
+    {"system", "info", "info", NULL},
+    {NULL, NULL, NULL, NULL},
+};
+
+/* Rewrites ARGV (at index FIRST) when it names a management command.
+ * Returns the new argument vector (static storage) or NULL if no alias. */
+static char **resolve_alias(int argc, char **argv, int first, int *new_argc) {
+  static char *out[1024];
+  const struct alias *a;
+  int n = 0;
+
+  if (first + 1 >= argc || argc - first + 1 >= (int)(sizeof(out) / sizeof(out[0])))
+    return NULL;
+  for (a = aliases; a->group; a++)
+    if (strcmp(a->group, argv[first]) == 0 && strcmp(a->verb, argv[first + 1]) == 0)
+      break;
+  if (a->group == NULL)
+    return NULL;
+  out[n++] = (char *)a->command;
+  if (a->option)
+    out[n++] = (char *)a->option;
+  for (int i = first + 2; i < argc; i++)
+    out[n++] = argv[i];
+  out[n] = NULL;
+  *new_argc = n;
+  return out;
+}
+
 static void usage(FILE *out) {
   fprintf(out, "Usage:  strata [OPTIONS] COMMAND\n\n"
                "A daemonless container engine with plugin storage, transport and isolation "
@@ -47,6 +90,10 @@ static void usage(FILE *out) {
           STRATA_DEFAULT_ROOT);
   for (const struct strata_command *c = commands; c->name; c++)
     fprintf(out, "  %-10s %s\n", c->name, c->summary);
+  fprintf(out, "\nManagement commands (other names for the commands above):\n"
+               "  image      ls, pull, rm, history, inspect, tag\n"
+               "  container  ls, create, run, start, rm, inspect\n"
+               "  system     info\n");
   fprintf(out, "\nRun 'strata COMMAND --help' for more information on a command.\n");
 }
 
@@ -108,18 +155,26 @@ int main(int argc, char **argv) {
     usage(stderr);
     return EXIT_ENGINE;
   }
-  for (const struct strata_command *k = commands; k->name; k++)
-    if (strcmp(k->name, argv[optind]) == 0)
-      cmd = k;
-  if (cmd == NULL)
-    return cli_failf(EXIT_ENGINE, "'%s' is not a strata command. See 'strata --help'",
-                     argv[optind]);
-  if (strata_context_new(&g, &ctx, &err) < 0)
-    return cli_fail(err, EXIT_ENGINE);
   {
-    int first = optind;
+    int first = optind, cargc = argc - first;
+    char **cargv = argv + first;
+    char **aliased = resolve_alias(argc, argv, first, &cargc);
+    if (aliased != NULL)
+      cargv = aliased;
+    else if (strcmp(argv[first], "image") == 0 || strcmp(argv[first], "container") == 0 ||
+             strcmp(argv[first], "system") == 0)
+      return cli_failf(EXIT_ENGINE, "'%s %s' is not a strata command. See 'strata --help'",
+                       argv[first], first + 1 < argc ? argv[first + 1] : "");
+    for (const struct strata_command *k = commands; k->name; k++)
+      if (strcmp(k->name, cargv[0]) == 0)
+        cmd = k;
+    if (cmd == NULL)
+      return cli_failf(EXIT_ENGINE, "'%s' is not a strata command. See 'strata --help'",
+                       cargv[0]);
+    if (strata_context_new(&g, &ctx, &err) < 0)
+      return cli_fail(err, EXIT_ENGINE);
     optind = 0; /* let the command's getopt start afresh */
-    rc = cmd->run(ctx, argc - first, argv + first);
+    rc = cmd->run(ctx, cargc, cargv);
   }
   strata_context_free(ctx);
   return rc;
