@@ -388,6 +388,14 @@ int strata_pull(struct strata_context *ctx, const char *what, const struct strat
     return -1;
   if (strata_context_store(ctx, true, err) < 0)
     return -1;
+  {
+    /* the driver now, before any layer is looked at: choosing it may clean
+     * up after a command that died, and that must not happen mid-pull */
+    const struct strata_storage_ops *sops;
+    void *sstate;
+    if (strata_context_storage(ctx, &sops, &sstate, err) < 0)
+      return -1;
+  }
   p.ops = tp->info->ops;
   if (p.ops->open(tp->state, location, &p.session, err) < 0)
     return -1;

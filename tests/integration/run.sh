@@ -155,10 +155,11 @@ check_eq "inspect t-named: .[0].Name" /t-named "$(printf '%s' "$OUT" | jq -r '.[
 sx run "$IMG" true
 check_eq "run without --rm keeps the container" 4 "$(nctr)"
 
-st run --name t-sleeper "$IMG" sleep 2 >/dev/null 2>&1 &
+# long enough that a busy machine still sees it running through the checks
+st run --name t-sleeper "$IMG" sleep 6 >/dev/null 2>&1 &
 bg=$!
 running=
-for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+for _ in $(seq 50); do
     sx ps
     case $OUT in *t-sleeper*) running=$OUT; break ;; esac
     sleep 0.1
@@ -170,7 +171,7 @@ check_eq "ps: only running containers" 1 "$(table_rows "$running")"
 sx ps -q
 check_line_match "ps -q: the running container's ID" "$OUT" '^[0-9a-f]{12}$'
 wait "$bg"
-check_eq "run (sleep 2) exits 0" 0 $?
+check_eq "run (sleep 6) exits 0" 0 $?
 sx ps
 check_eq "ps: the container is no longer running" 0 "$(table_rows "$OUT")"
 
