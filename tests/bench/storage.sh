@@ -60,10 +60,18 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 ms() { awk -v n="$1" 'BEGIN { printf "%.1f ms", n / 1e6 }'; }
 kb() { awk -v n="$1" 'BEGIN { printf "%.0f KB", n / 1024 }'; }
 
-# disk used by a directory tree, counting each inode once: what a container
-# adds to the store.  (For btrfs, shared extents are not counted twice only
-# through `btrfs filesystem du`; a fresh snapshot shares everything.)
-usage() { du -s -B1 -x "$1" 2>/dev/null | cut -f1; }
+# What a container adds to the store.  du counts each inode once; on btrfs
+# du cannot see what snapshots share (and -x stops at each subvolume), so
+# there the file system's own count of used bytes is compared instead.
+usage() {
+    if [ "$(stat -f -c %T "$1")" = btrfs ]; then
+        sync -f "$1"
+        btrfs filesystem sync "$1" >/dev/null 2>&1
+        stat -f -c '%S %b %f' "$1" | awk '{ print $1 * ($2 - $3) }'
+    else
+        du -s -B1 "$1" 2>/dev/null | cut -f1
+    fi
+}
 
 # ---------------------------------------------------------------- strata
 bench_strata() { # DRIVER BASE
