@@ -405,7 +405,9 @@ int strata_pull(struct strata_context *ctx, const char *what, const struct strat
     /* layers this pull published belong to no image yet: drop them so a
      * failed pull leaves the store as it was */
     cleanup_error struct strata_error *e = NULL;
-    if (strata_layer_gc(ctx, NULL, NULL, &e) < 0)
+    /* without a usable storage driver nothing was published, and asking
+     * for it again would only repeat the error */
+    if (ctx->storage != NULL && strata_layer_gc(ctx, NULL, NULL, &e) < 0)
       log_warning("cannot clean up after the failed pull: %s", e->msg);
   }
   return r;

@@ -12,6 +12,8 @@ PACKAGES=(
     libcmocka-dev
     # fixtures and integration tests: images written by other tools
     umoci skopeo busybox-static jq tar
+    # storage driver tests: a btrfs loopback store
+    btrfs-progs
 )
 
 missing=()

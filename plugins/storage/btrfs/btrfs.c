@@ -1,0 +1,400 @@
+/* storage driver "btrfs": a subvolume per layer and per container.
+ *
+ *   DATA/layers/ID          committed layers: read-only subvolumes
+ *   DATA/staging/ID         a layer being written: a writable snapshot of its
+ *                           parent's subvolume (or a new, empty subvolume)
+ *   DATA/containers/ID      a container's root: a writable snapshot of its
+ *                           image's top layer
+ *   DATA/containers/ID.new  a container being made
+ *
+ * A snapshot shares every extent with its source, so a layer costs only what
+ * it changes and a container costs nothing until it writes.  Whiteouts are
+ * applied in place on the snapshot.  The store must be on btrfs; everything
+ * is done with the kernel's ioctls, never with the btrfs tool. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/btrfs.h>
+#include <linux/magic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <strata/plugin/host.h>
+#include <strata/plugin/storage.h>
+
+#define DOMAIN "storage.btrfs"
+
+/* the inode number of every subvolume's root directory */
+#define SUBVOL_ROOT_INO 256
+
+static const struct strata_host *host;
+
+struct btrfs_state {
+  char *data_dir;
+  int datafd; /* -1 until first use */
+};
+
+static int btrfs_init(const struct strata_host *h, const struct strata_plugin_context *ctx,
+                      void **state, struct strata_error **err) {
+  struct btrfs_state *s = calloc(1, sizeof(*s));
+  host = h;
+  if (s == NULL || (s->data_dir = strdup(ctx->data_dir)) == NULL) {
+    free(s);
+    return host->error(err, ENOMEM, "cannot start the btrfs driver");
+  }
+  s->datafd = -1;
+  *state = s;
+  return 0;
+}
+
+static void btrfs_fini(void *state) {
+  struct btrfs_state *s = state;
+  if (s == NULL)
+    return;
+  if (s->datafd >= 0)
+    close(s->datafd);
+  free(s->data_dir);
+  free(s);
+}
+
+static int data_fd(struct btrfs_state *s, struct strata_error **err) {
+  static const char *const dirs[] = {"layers", "staging", "containers", NULL};
+  if (s->datafd >= 0)
+    return s->datafd;
+  if (mkdir(s->data_dir, 0700) < 0 && errno != EEXIST)
+    return host->error(err, errno, "cannot create '%s'", s->data_dir);
+  s->datafd = open(s->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (s->datafd < 0)
+    return host->error(err, errno, "cannot open '%s'", s->data_dir);
+  for (const char *const *d = dirs; *d; d++)
+    if (mkdirat(s->datafd, *d, 0700) < 0 && errno != EEXIST)
+      return host->error(err, errno, "cannot create '%s/%s'", s->data_dir, *d);
+  return s->datafd;
+}
+
+static bool valid_id(const char *id) {
+  if (id == NULL || *id == '\0' || strlen(id) > 128)
+    return false;
+  for (const char *p = id; *p; p++)
+    if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+      return false;
+  return true;
+}
+
+static int btrfs_probe(void *state, struct strata_error **err) {
+  struct btrfs_state *s = state;
+  struct statfs sfs;
+  if (data_fd(s, err) < 0)
+    return -1;
+  if (fstatfs(s->datafd, &sfs) < 0)
+    return host->error(err, errno, "cannot stat the file system of '%s'", s->data_dir);
+  if (sfs.f_type != BTRFS_SUPER_MAGIC)
+    return host->error(err, 0,
+                       "btrfs driver needs the store on a btrfs file system ('%s' is not on btrfs)",
+                       s->data_dir);
+  return 0;
+}
+
+static int open_dir(struct btrfs_state *s, const char *dir, struct strata_error **err) {
+  int fd = openat(s->datafd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return host->error(err, errno, "cannot open '%s/%s'", s->data_dir, dir);
+  return fd;
+}
+
+static int set_readonly(int fd, bool ro) {
+  uint64_t flags;
+  if (ioctl(fd, BTRFS_IOC_SUBVOL_GETFLAGS, &flags) < 0)
+    return -1;
+  if (((flags & BTRFS_SUBVOL_RDONLY) != 0) == ro)
+    return 0;
+  flags = ro ? (flags | BTRFS_SUBVOL_RDONLY) : (flags & ~(uint64_t)BTRFS_SUBVOL_RDONLY);
+  return ioctl(fd, BTRFS_IOC_SUBVOL_SETFLAGS, &flags);
+}
+
+static int destroy_subvol(int dirfd, const char *name) {
+  struct btrfs_ioctl_vol_args_v2 v2;
+  struct btrfs_ioctl_vol_args v1;
+
+  memset(&v2, 0, sizeof(v2));
+  snprintf(v2.name, sizeof(v2.name), "%s", name);
+  if (ioctl(dirfd, BTRFS_IOC_SNAP_DESTROY_V2, &v2) == 0)
+    return 0;
+  if (errno != ENOTTY && errno != EOPNOTSUPP && errno != EINVAL)
+    return -1;
+  /* kernels before 5.7 */
+  memset(&v1, 0, sizeof(v1));
+  snprintf(v1.name, sizeof(v1.name), "%s", name);
+  return ioctl(dirfd, BTRFS_IOC_SNAP_DESTROY, &v1);
+}
+
+/* Removes NAME in DIR (relative to DATA): a subvolume is destroyed (made
+ * writable first: a read-only one may not be), anything else removed as a
+ * tree.  A missing NAME is fine. */
+static int remove_in(struct btrfs_state *s, const char *dir, const char *name,
+                     struct strata_error **err) {
+  struct stat st;
+  int dfd = open_dir(s, dir, err), r = 0;
+
+  if (dfd < 0)
+    return -1;
+  if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+    int e = errno;
+    close(dfd);
+    return e == ENOENT ? 0 : host->error(err, e, "cannot stat '%s/%s/%s'", s->data_dir, dir, name);
+  }
+  if (S_ISDIR(st.st_mode) && st.st_ino == SUBVOL_ROOT_INO) {
+    int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0) {
+      if (set_readonly(fd, false) < 0)
+        host->log(STRATA_LOG_DEBUG, DOMAIN, "cannot make '%s/%s' writable: %s", dir, name,
+                  strerror(errno));
+      close(fd);
+    }
+    if (destroy_subvol(dfd, name) < 0)
+      r = host->error(err, errno, "cannot delete subvolume '%s/%s/%s'", s->data_dir, dir, name);
+  } else {
+    r = host->remove_tree_at(dfd, name, err);
+  }
+  close(dfd);
+  return r;
+}
+
+/* Makes NAME in DIR a writable snapshot of subvolume SRC (relative to DATA),
+ * or a new empty subvolume when SRC is NULL. */
+static int make_subvol(struct btrfs_state *s, const char *src, const char *dir, const char *name,
+                       struct strata_error **err) {
+  int dfd = open_dir(s, dir, err), sfd = -1, r = 0;
+
+  if (dfd < 0)
+    return -1;
+  if (src != NULL) {
+    struct btrfs_ioctl_vol_args_v2 args;
+    sfd = open_dir(s, src, err);
+    if (sfd < 0) {
+      close(dfd);
+      return -1;
+    }
+    memset(&args, 0, sizeof(args));
+    args.fd = sfd;
+    snprintf(args.name, sizeof(args.name), "%s", name);
+    if (ioctl(dfd, BTRFS_IOC_SNAP_CREATE_V2, &args) < 0)
+      r = host->error(err, errno, "cannot snapshot '%s/%s' as '%s/%s'", s->data_dir, src, dir,
+                      name);
+    close(sfd);
+  } else {
+    struct btrfs_ioctl_vol_args args;
+    memset(&args, 0, sizeof(args));
+    snprintf(args.name, sizeof(args.name), "%s", name);
+    if (ioctl(dfd, BTRFS_IOC_SUBVOL_CREATE, &args) < 0)
+      r = host->error(err, errno, "cannot create subvolume '%s/%s/%s'", s->data_dir, dir, name);
+  }
+  close(dfd);
+  return r;
+}
+
+static int btrfs_layer_stage(void *state, const char *id, const char *parent,
+                             struct strata_layer_stage *stage, struct strata_error **err) {
+  struct btrfs_state *s = state;
+  char path[200], ppath[200];
+  int fd;
+
+  if (!valid_id(id) || (parent && !valid_id(parent)))
+    return host->error(err, 0, "invalid layer ID");
+  if (data_fd(s, err) < 0)
+    return -1;
+  /* leftovers of an interrupted run for this very layer */
+  if (remove_in(s, "staging", id, err) < 0 || remove_in(s, "layers", id, err) < 0)
+    return -1;
+  if (parent != NULL)
+    snprintf(ppath, sizeof(ppath), "layers/%s", parent);
+  if (make_subvol(s, parent ? ppath : NULL, "staging", id, err) < 0)
+    return host->error_wrap(err, "cannot stage layer %.12s", id);
+  snprintf(path, sizeof(path), "staging/%s", id);
+  fd = openat(s->datafd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 || (parent == NULL && fchmod(fd, 0755) < 0)) {
+    struct strata_error *e = NULL;
+    host->error(err, errno, "cannot open '%s/%s'", s->data_dir, path);
+    if (fd >= 0)
+      close(fd);
+    remove_in(s, "staging", id, &e);
+    host->error_free(e);
+    return -1;
+  }
+  stage->dirfd = fd;
+  stage->whiteout_mode = STRATA_WHITEOUT_IN_PLACE;
+  return 0;
+}
+
+static int btrfs_layer_commit(void *state, const char *id, struct strata_layer_stage *stage,
+                              struct strata_error **err) {
+  struct btrfs_state *s = state;
+  char from[200], to[200];
+  int fd, r = 0;
+
+  if (stage->dirfd >= 0) {
+    syncfs(stage->dirfd);
+    close(stage->dirfd);
+    stage->dirfd = -1;
+  }
+  snprintf(from, sizeof(from), "staging/%s", id);
+  snprintf(to, sizeof(to), "layers/%s", id);
+  if (renameat(s->datafd, from, s->datafd, to) < 0)
+    return host->error(err, errno, "cannot publish layer '%s'", id);
+  /* a committed layer never changes: let the kernel hold it to that */
+  fd = openat(s->datafd, to, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 || set_readonly(fd, true) < 0)
+    r = host->error(err, errno, "cannot make layer '%s' read-only", id);
+  if (fd >= 0)
+    close(fd);
+  if (r < 0) {
+    struct strata_error *e = NULL;
+    remove_in(s, "layers", id, &e);
+    host->error_free(e);
+  }
+  return r;
+}
+
+static void btrfs_layer_abort(void *state, const char *id, struct strata_layer_stage *stage) {
+  struct btrfs_state *s = state;
+  struct strata_error *e = NULL;
+  if (stage->dirfd >= 0) {
+    close(stage->dirfd);
+    stage->dirfd = -1;
+  }
+  if (valid_id(id) && s->datafd >= 0 && remove_in(s, "staging", id, &e) < 0)
+    host->log(STRATA_LOG_WARNING, DOMAIN, "cannot remove staged layer %s", id);
+  host->error_free(e);
+}
+
+static int btrfs_layer_remove(void *state, const char *id, struct strata_error **err) {
+  struct btrfs_state *s = state;
+  if (!valid_id(id))
+    return host->error(err, 0, "invalid layer ID");
+  if (data_fd(s, err) < 0)
+    return -1;
+  return remove_in(s, "layers", id, err);
+}
+
+static int btrfs_container_create(void *state, const char *id, const char *layer,
+                                  struct strata_error **err) {
+  struct btrfs_state *s = state;
+  char name[200], tmp[220], final[200], lpath[200];
+
+  if (!valid_id(id) || !valid_id(layer))
+    return host->error(err, 0, "invalid container or layer ID");
+  if (data_fd(s, err) < 0)
+    return -1;
+  snprintf(name, sizeof(name), "%s.new", id);
+  snprintf(tmp, sizeof(tmp), "containers/%s", name);
+  snprintf(final, sizeof(final), "containers/%s", id);
+  snprintf(lpath, sizeof(lpath), "layers/%s", layer);
+  if (remove_in(s, "containers", name, err) < 0)
+    return -1;
+  if (make_subvol(s, lpath, "containers", name, err) < 0)
+    return host->error_wrap(err, "cannot make the root of container %.12s", id);
+  if (renameat(s->datafd, tmp, s->datafd, final) < 0) {
+    struct strata_error *e = NULL;
+    host->error(err, errno, "cannot publish container '%s'", id);
+    remove_in(s, "containers", name, &e);
+    host->error_free(e);
+    return -1;
+  }
+  return 0;
+}
+
+static int btrfs_container_mount(void *state, const char *id, char **path,
+                                 struct strata_error **err) {
+  struct btrfs_state *s = state;
+  struct stat st;
+  if (!valid_id(id))
+    return host->error(err, 0, "invalid container ID");
+  if (asprintf(path, "%s/containers/%s", s->data_dir, id) < 0) {
+    *path = NULL;
+    return host->error(err, ENOMEM, "cannot mount container");
+  }
+  if (lstat(*path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+    host->error(err, errno, "container %.12s has no root file system", id);
+    free(*path);
+    *path = NULL;
+    return -1;
+  }
+  return 0;
+}
+
+static int btrfs_container_unmount(void *state, const char *id, struct strata_error **err) {
+  return 0; /* a subvolume is always reachable: nothing is mounted */
+}
+
+static int btrfs_container_remove(void *state, const char *id, struct strata_error **err) {
+  struct btrfs_state *s = state;
+  if (!valid_id(id))
+    return host->error(err, 0, "invalid container ID");
+  if (data_fd(s, err) < 0)
+    return -1;
+  return remove_in(s, "containers", id, err);
+}
+
+static void clear_in(struct btrfs_state *s, const char *dir, bool only_new) {
+  int fd = openat(s->datafd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR *d = fd < 0 ? NULL : fdopendir(fd);
+  struct dirent *de;
+  if (d == NULL) {
+    if (fd >= 0)
+      close(fd);
+    return;
+  }
+  while ((de = readdir(d)) != NULL) {
+    size_t l = strlen(de->d_name);
+    struct strata_error *e = NULL;
+    if (de->d_name[0] == '.' || (only_new && (l <= 4 || strcmp(de->d_name + l - 4, ".new") != 0)))
+      continue;
+    if (remove_in(s, dir, de->d_name, &e) < 0)
+      host->log(STRATA_LOG_WARNING, DOMAIN, "cannot remove leftover '%s/%s'", dir, de->d_name);
+    host->error_free(e);
+  }
+  closedir(d);
+}
+
+static int btrfs_recover(void *state, struct strata_error **err) {
+  struct btrfs_state *s = state;
+  if (data_fd(s, err) < 0)
+    return -1;
+  clear_in(s, "staging", false);
+  clear_in(s, "containers", true);
+  return 0;
+}
+
+static const struct strata_storage_ops btrfs_ops = {
+    .version = STRATA_STORAGE_OPS_VERSION,
+    .probe = btrfs_probe,
+    .recover = btrfs_recover,
+    .layer_stage = btrfs_layer_stage,
+    .layer_commit = btrfs_layer_commit,
+    .layer_abort = btrfs_layer_abort,
+    .layer_remove = btrfs_layer_remove,
+    .container_create = btrfs_container_create,
+    .container_mount = btrfs_container_mount,
+    .container_unmount = btrfs_container_unmount,
+    .container_remove = btrfs_container_remove,
+};
+
+static const struct strata_plugin_info btrfs_info = {
+    STRATA_PLUGIN_INFO_INIT(STRATA_PLUGIN_STORAGE, "btrfs", PACKAGE_VERSION,
+                            "a btrfs subvolume per layer, snapshots for children and containers",
+                            "Apache-2.0"),
+    .init = btrfs_init,
+    .fini = btrfs_fini,
+    .ops = &btrfs_ops,
+};
+
+STRATA_PLUGIN_DEFINE(btrfs_info)
