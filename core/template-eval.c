@@ -280,7 +280,8 @@ static int eval_field(struct state *st, const struct tpl_value *dot, const char 
   }
   if (receiver->kind == TV_JSON && json_is_null(receiver->j))
     return fail(st, "nil pointer evaluating interface {}.%s", name);
-  if (receiver->kind == TV_JSON && json_is_object(receiver->j) && st->opts->methods) {
+  /* methods belong to the row object, the struct Docker formats */
+  if (receiver->kind == TV_JSON && receiver->j == st->root && st->opts->methods) {
     for (const struct strata_template_method *m = st->opts->methods; m->name; m++) {
       struct tpl_value argv[8] = {0};
       json_t *jargs[8], *result = NULL;

@@ -39,6 +39,7 @@ struct parser {
   const char **vars; /* variables in scope, for "undefined variable" */
   size_t nvars, capvars;
   int range_depth;
+  int depth; /* nesting of pipelines and control structures */
   size_t action_pos; /* where the current action started, or SIZE_MAX */
   struct strata_error **err;
   jmp_buf fail; /* errors unwind to strata_tpl_parse: everything is in the arena */
@@ -606,9 +607,15 @@ static struct tpl_node *command(struct parser *p) {
   return cmd;
 }
 
+/* Nesting deeper than this fails instead of exhausting the C stack (later
+ * Go versions stop at 10000 on their growable stacks). */
+#define MAX_DEPTH 1000
+
 static struct tpl_node *pipeline(struct parser *p, const char *context, enum tpl_tok end) {
   struct tpl_node *pipe = new_node(p, N_PIPE, peek_non_space(p)->pos);
   struct tpl_token *v;
+  if (++p->depth > MAX_DEPTH)
+    fail_at(p, pipe->pos, "max expression depth exceeded");
 decls:
   v = peek_non_space(p);
   if (v->type == TOK_VARIABLE) {
@@ -651,6 +658,7 @@ decls:
         if (ty == N_BOOL || ty == N_DOT || ty == N_NIL || ty == N_NUMBER || ty == N_STRING)
           fail_at(p, pipe->kids[k]->pos, "non executable command in pipeline stage %zu", k + 1);
       }
+      p->depth--;
       return pipe;
     }
     switch (t->type) {
@@ -680,6 +688,8 @@ static struct tpl_node *parse_control(struct parser *p, enum tpl_node_type type,
   struct tpl_node *n = new_node(p, type, 0), *next;
   n->pipe = pipeline(p, context, TOK_RIGHT_DELIM);
   n->pos = n->pipe->pos;
+  if (++p->depth > MAX_DEPTH)
+    fail_at(p, n->pos, "max expression depth exceeded");
   if (type == N_RANGE)
     p->range_depth++;
   n->list = item_list(p, &next);
@@ -697,6 +707,7 @@ static struct tpl_node *parse_control(struct parser *p, enum tpl_node_type type,
     }
   }
   p->nvars = saved_vars;
+  p->depth--;
   return n;
 }
 

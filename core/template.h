@@ -41,8 +41,8 @@ struct strata_template;
  * maps behind `docker inspect`. */
 #define STRATA_TEMPLATE_STRICT (1u << 0)
 
-/* A method of the objects a template runs over, such as ps's
- * {{.Label "com.example.key"}}: called for {{.NAME arg...}} on any object
+/* A method of the object a template runs over (the row), such as ps's
+ * {{.Label "com.example.key"}}: called for {{.NAME arg...}} on that object
  * (methods win over keys, as in Go).  FN gets the receiver and NARGS
  * arguments (borrowed; NULL stands for nil) and returns a new reference in
  * *RESULT, or fills *ERR (the message is wrapped as "error calling NAME: ")

@@ -656,6 +656,58 @@ static void test_template_api__every_prefix_is_handled(void **state) {
   assert_true(failed > 500);
 }
 
+static void test_template_api__deep_nesting_fails_cleanly(void **state) {
+  struct strata_template *t = NULL;
+  struct strata_error *err = NULL;
+  struct tpl_buf b = {0};
+  char *out = NULL;
+  json_t *dot = json_pack("{s:s}", "A", "x");
+  (void)state;
+  /* 990 levels work, 5000 are refused rather than overflowing the stack */
+  strata_tpl_buf_puts(&b, "{{");
+  for (int i = 0; i < 990; i++)
+    strata_tpl_buf_puts(&b, "(print ");
+  strata_tpl_buf_puts(&b, ".A");
+  for (int i = 0; i < 990; i++)
+    strata_tpl_buf_putc(&b, ')');
+  strata_tpl_buf_puts(&b, "}}");
+  assert_int_equal(strata_template_parse(b.s, &t, &err), 0);
+  assert_int_equal(strata_template_render(t, dot, NULL, &out, NULL, &err), 0);
+  assert_string_equal(out, "x");
+  free(out);
+  strata_template_free(t);
+  strata_tpl_buf_free(&b);
+  for (int i = 0; i < 5000; i++)
+    strata_tpl_buf_puts(&b, "{{if 1}}");
+  assert_int_equal(strata_template_parse(b.s, &t, &err), -1);
+  assert_non_null(strstr(err->msg, "max expression depth exceeded"));
+  strata_error_clear(&err);
+  strata_tpl_buf_free(&b);
+  strata_tpl_buf_puts(&b, "{{");
+  for (int i = 0; i < 5000; i++)
+    strata_tpl_buf_putc(&b, '(');
+  assert_int_equal(strata_template_parse(b.s, &t, &err), -1);
+  strata_error_clear(&err);
+  strata_tpl_buf_free(&b);
+  json_decref(dot);
+}
+
+static void test_template_api__methods_only_on_the_row(void **state) {
+  static const struct strata_template_method methods[] = {{"Label", 1, label_method}, {NULL, 0, NULL}};
+  struct strata_template_options opts = {.methods = methods};
+  struct strata_template *t = NULL;
+  struct strata_error *err = NULL;
+  json_t *dot = json_pack("{s:{s:s},s:{s:s}}", "Labels", "k", "v", "Sub", "Label", "plain");
+  char *out = NULL;
+  (void)state;
+  assert_int_equal(strata_template_parse("{{.Label \"k\"}} {{.Sub.Label}}", &t, &err), 0);
+  assert_int_equal(strata_template_render(t, dot, &opts, &out, NULL, &err), 0);
+  assert_string_equal(out, "v plain");
+  free(out);
+  strata_template_free(t);
+  json_decref(dot);
+}
+
 /* ------------------------------------------------------------------ main */
 
 #define T(name) cmocka_unit_test(test_template_##name)
@@ -695,6 +747,8 @@ int main(void) {
       T(api__strict_names_type),
       T(api__print_large_and_special_floats),
       T(api__every_prefix_is_handled),
+      T(api__deep_nesting_fails_cleanly),
+      T(api__methods_only_on_the_row),
   };
   json_error_t jerr;
   const char *path = getenv("TEMPLATE_CASES") ? getenv("TEMPLATE_CASES") : TEMPLATE_CASES;
