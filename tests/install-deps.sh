@@ -8,8 +8,8 @@ PACKAGES=(
     build-essential autoconf automake libtool pkg-config
     libltdl-dev libarchive-dev libjansson-dev libcurl4-openssl-dev libcap-dev
     libssl-dev zlib1g-dev libzstd-dev libisal-dev
-    # unit tests
-    libcmocka-dev
+    # unit tests; Go re-checks the template cases against text/template itself
+    libcmocka-dev golang-go
     # fixtures and integration tests: images written by other tools
     umoci skopeo busybox-static jq tar
     # storage driver tests: a btrfs loopback store
