@@ -12,6 +12,9 @@ PACKAGES=(
     libcmocka-dev
     # fixtures and integration tests: images written by other tools
     umoci skopeo busybox-static jq tar
+    # a real registry for the docker transport's tests: TLS, basic auth, a
+    # token server and a fault-injecting proxy of our own (python3)
+    docker-registry openssl apache2-utils python3 curl
 )
 
 missing=()

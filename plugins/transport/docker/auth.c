@@ -255,11 +255,15 @@ static int fetch_token(struct dk_session *s, const struct challenge *c, struct s
                esc_service ? "&service=" : "", esc_service ? esc_service : "") < 0)
     goto nomem;
   creds = s->basic != NULL && realm_trusted(s, c->realm);
-  if (s->basic != NULL && !creds)
-    dk_host->log(STRATA_LOG_WARNING, DK_LOG,
-                 "not sending the credentials for %s to the token server on %s (another host): "
-                 "asking for an anonymous token",
-                 s->ep.host, realm_host);
+  if (s->basic != NULL && !creds) {
+    /* said in the error if the anonymous token is not enough */
+    free(s->auth_note);
+    if (asprintf(&s->auth_note,
+                 "the credentials for %s were not sent to the token server on %s, another host",
+                 s->ep.host, realm_host) < 0)
+      s->auth_note = NULL;
+    dk_host->log(STRATA_LOG_INFO, DK_LOG, "%s", s->auth_note ? s->auth_note : "");
+  }
   if (creds && asprintf(&authz, "Basic %s", s->basic) < 0)
     goto nomem;
   for (;;) {

@@ -136,6 +136,7 @@ static void dk_close(void *session) {
   free(s->digest);
   endpoint_clear(&s->ep);
   free(s->basic);
+  free(s->auth_note);
   if (s->authz) {
     explicit_bzero(s->authz, strlen(s->authz));
     free(s->authz);

@@ -48,6 +48,7 @@ struct dk_session {
   struct dk_endpoint ep; /* the endpoint in use */
   char *basic;  /* base64 "user:pass" for ep, from the auth files, or NULL */
   char *authz;  /* the Authorization value in use ("Bearer ...", "Basic ..."), or NULL */
+  char *auth_note; /* why a refusal may have happened ("credentials withheld from ..."), or NULL */
 };
 
 /* One HTTP exchange. */

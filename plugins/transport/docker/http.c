@@ -537,7 +537,7 @@ int dk_registry_get(struct dk_session *s, const char *what, const char *rel, con
     }
     if (rc != CURLE_OK) {
       if (transient(rc) && retries < DK_MAX_RETRIES) {
-        dk_host->log(STRATA_LOG_WARNING, DK_LOG, "%s: %s; retrying", s->ep.host,
+        dk_host->log(STRATA_LOG_INFO, DK_LOG, "%s: %s; retrying", s->ep.host,
                      r->curl_error[0] ? r->curl_error : curl_easy_strerror(rc));
         backoff(retries++);
         continue;
@@ -600,20 +600,26 @@ int dk_registry_get(struct dk_session *s, const char *what, const char *rel, con
     }
     if (r->status == 401 && reauthenticated) {
       char *msg = registry_message(r);
-      dk_host->error(err, 0, "%s%s%s (still refused after authenticating)", what_prefix(what),
-                     what_sep(what), msg ? msg : "unauthorized");
+      dk_host->error(err, 0, "%s%s%s (still refused after authenticating%s%s)",
+                     what_prefix(what), what_sep(what), msg ? msg : "unauthorized",
+                     s->auth_note ? ": " : "", s->auth_note ? s->auth_note : "");
       free(msg);
       goto out;
     }
     if ((r->status >= 500 || r->status == 429 || r->status == 408) && retries < DK_MAX_RETRIES) {
-      dk_host->log(STRATA_LOG_WARNING, DK_LOG, "%s answered HTTP %ld; retrying", s->ep.host,
+      dk_host->log(STRATA_LOG_INFO, DK_LOG, "%s answered HTTP %ld; retrying", s->ep.host,
                    r->status);
       backoff(retries++);
       continue;
     }
-    dk_status_error(err, what, r);
-    if (retries)
-      dk_host->error_wrap(err, "gave up after %d retries", retries);
+    {
+      char *w = NULL;
+      if (retries && asprintf(&w, "%s%s(gave up after %d retries)", what_prefix(what),
+                              what && *what ? " " : "", retries) < 0)
+        w = NULL;
+      dk_status_error(err, w ? w : what, r);
+      free(w);
+    }
     goto out;
   }
 out:
