@@ -274,6 +274,14 @@ check_match "redirect: the registry got the credentials" "$(cat "$RD/proxy.log")
 check_eq "redirect: blobs were fetched from the other host" 5 "$(grep -c '^GET /direct/' "$RD/proxy.log")"
 check_eq "redirect: no credentials followed the redirect" "" "$(grep '^GET /direct/.*auth=yes' "$RD/proxy.log")"
 
+setup_store
+check_fail "a 5 MiB manifest: refused" 1 "more than 4194304 bytes" -- pull "$PX/huge/busybox:1"
+D=$(mdigest busybox 1)
+check_fail "a manifest that does not match the digest asked for: refused" 1 "digest mismatch" "$D" -- \
+    pull "$PX/lie/busybox@$D"
+check_fail "an invalid reference: refused before any request" 1 "invalid reference format" -- pull "$R/Busy Box:1"
+store_has_no_layers "refused manifests"
+
 # ---------------------------------------------------------------- a blob corrupted on the registry's disk
 setup_store
 BIG=$(jq -r '.layers | max_by(.size) | .digest' "$(fx_blob "$BB" "$(fx_manifest "$BB" 1)")")
