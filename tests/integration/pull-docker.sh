@@ -268,6 +268,11 @@ check_match "drop: a Range request followed the cut" "$(cat "$RD/proxy.log")" "/
 check_tree "drop: extracted tree matches umoci unpack" "$PX/drop/busybox:1" "$BB:1"
 setup_store
 : > "$RD/proxy.log"
+STRATA_LOW_SPEED_TIME=2 sx pull "$PX/stall/busybox:1"
+pulled "stalled connection: dropped after the low-speed time, resumed" "$PX/stall/busybox:1"
+check_match "stall: a Range request followed" "$(cat "$RD/proxy.log")" "/v2/stall/busybox/blobs/sha256:[0-9a-f]+ auth=no range=bytes=[1-9][0-9]*-$"
+setup_store
+: > "$RD/proxy.log"
 sx pull "$PX/redir/busybox:1"
 pulled "blobs redirected to another host" "$PX/redir/busybox:1"
 check_match "redirect: the registry got the credentials" "$(cat "$RD/proxy.log")" "GET /v2/redir/busybox/manifests/1 auth=yes"

@@ -135,7 +135,10 @@ static void dk_close(void *session) {
   free(s->tag);
   free(s->digest);
   endpoint_clear(&s->ep);
-  free(s->basic);
+  if (s->basic) {
+    explicit_bzero(s->basic, strlen(s->basic));
+    free(s->basic);
+  }
   free(s->auth_note);
   if (s->authz) {
     explicit_bzero(s->authz, strlen(s->authz));
