@@ -95,6 +95,7 @@ int strata_context_plugins(struct strata_context *ctx, struct strata_error **err
 int strata_context_plugin_init(struct strata_context *ctx, struct strata_plugin *p,
                                struct strata_error **err) {
   cleanup_free char *data_dir = NULL;
+  cleanup_free char *config_json = NULL;
   struct strata_plugin_context pctx;
   int r;
 
@@ -107,8 +108,15 @@ int strata_context_plugin_init(struct strata_context *ctx, struct strata_plugin 
                  p->info->name);
   if (r < 0)
     return strata_error_set(err, ENOMEM, "cannot start plugin '%s'", p->info->name);
-  pctx = (struct strata_plugin_context){
-      .size = sizeof(pctx), .store_root = ctx->root, .data_dir = data_dir};
+  /* plugins read their own keys of the config file (insecure-registries,
+   * registry-mirrors) from the same merged document the core uses */
+  config_json = json_dumps(ctx->cfg ? ctx->cfg->doc : NULL, JSON_COMPACT);
+  if (config_json == NULL && (config_json = strdup("{}")) == NULL)
+    return strata_error_set(err, ENOMEM, "cannot start plugin '%s'", p->info->name);
+  pctx = (struct strata_plugin_context){.size = sizeof(pctx),
+                                        .store_root = ctx->root,
+                                        .data_dir = data_dir,
+                                        .config_json = config_json};
   if (p->info->init != NULL && p->info->init(strata_host_table(), &pctx, &p->state, err) < 0)
     return strata_error_wrap(err, "%s plugin '%s'", strata_plugin_kind_name(p->info->kind),
                              p->info->name);

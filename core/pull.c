@@ -371,6 +371,41 @@ out:
   return ret;
 }
 
+/* Opens the transport's session for LOCATION.  A transport that takes image
+ * references gets them parsed and normalised here, once for every registry
+ * transport, along with the per-pull options. */
+static int open_transport(struct pull *p, struct strata_plugin *tp, const char *location,
+                          struct strata_error **err) {
+  struct strata_transport_options o = {.size = sizeof(o), .tls_verify = p->opts->tls_verify};
+  struct strata_reference *ref = NULL;
+  cleanup_free char *name = NULL;
+  int r;
+
+  if (p->ops->version < 2 || p->ops->open_with_options == NULL) {
+    if (p->opts->tls_verify != STRATA_TLS_VERIFY_DEFAULT)
+      return strata_error_set(err, 0, "transport '%s' has no TLS settings (--tls-verify)",
+                              tp->info->name);
+    return p->ops->open(tp->state, location, &p->session, err);
+  }
+  if (p->ops->caps & STRATA_TRANSPORT_CAP_REFERENCE) {
+    if (strata_reference_parse(location, &ref, err) < 0)
+      return -1;
+    name = strata_reference_string(ref);
+    if (name == NULL) {
+      strata_reference_free(ref);
+      return strata_error_set(err, ENOMEM, "cannot parse '%s'", location);
+    }
+    o.name = name;
+    o.domain = ref->domain;
+    o.path = ref->path;
+    o.tag = ref->tag;
+    o.digest = ref->digest;
+  }
+  r = p->ops->open_with_options(tp->state, location, &o, &p->session, err);
+  strata_reference_free(ref);
+  return r;
+}
+
 int strata_pull(struct strata_context *ctx, const char *what, const struct strata_pull_options *opts,
                 char **image_id, char **name, struct strata_error **err) {
   cleanup_free char *transport = NULL, *location = NULL;
@@ -397,7 +432,7 @@ int strata_pull(struct strata_context *ctx, const char *what, const struct strat
       return -1;
   }
   p.ops = tp->info->ops;
-  if (p.ops->open(tp->state, location, &p.session, err) < 0)
+  if (open_transport(&p, tp, location, err) < 0)
     return -1;
   r = pull_locked(&p, location, image_id, name, err);
   p.ops->close(p.session);

@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include <strata/plugin/transport.h>
+
 #include "context.h"
 #include "error.h"
 
@@ -14,6 +16,7 @@ struct strata_pull_options {
   const char *platform; /* "os/arch[/variant]", NULL for the host's */
   bool quiet;           /* print nothing but errors */
   FILE *out;            /* where the transcript goes */
+  enum strata_tls_verify tls_verify; /* --tls-verify; 0 (default) lets the config decide */
 };
 
 /* Pulls WHAT ("oci:/dir:tag", "docker://x", "busybox:1").  On success

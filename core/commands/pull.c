@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "cleanup.h"
@@ -13,12 +14,15 @@ static const char help[] =
     "Download an image and its layers into the store\n\n"
     "Options:\n"
     "      --platform string   Pull this platform (os/arch[/variant]) from a multi-platform image\n"
-    "  -q, --quiet             Print only the image ID\n";
+    "  -q, --quiet             Print only the image ID\n"
+    "      --tls-verify        Require HTTPS and verify certificates (default: true unless the\n"
+    "                          registry is in insecure-registries); =false allows plain HTTP\n";
 
 int cmd_pull(struct strata_context *ctx, int argc, char **argv) {
   static const struct option opts[] = {
       {"quiet", no_argument, NULL, 'q'},
       {"platform", required_argument, NULL, 'P'},
+      {"tls-verify", optional_argument, NULL, 'T'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -26,6 +30,7 @@ int cmd_pull(struct strata_context *ctx, int argc, char **argv) {
   struct strata_error *err = NULL;
   cleanup_free char *id = NULL;
   cleanup_free char *name = NULL;
+  bool verify;
   int c;
 
   while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
@@ -35,6 +40,11 @@ int cmd_pull(struct strata_context *ctx, int argc, char **argv) {
       break;
     case 'P':
       po.platform = optarg;
+      break;
+    case 'T':
+      if (cli_parse_bool(optarg, &verify) < 0)
+        return cli_usage("pull", 125, "invalid argument \"%s\" for \"--tls-verify\" flag", optarg);
+      po.tls_verify = verify ? STRATA_TLS_VERIFY_ON : STRATA_TLS_VERIFY_OFF;
       break;
     case 'h':
       cli_help("pull", help);

@@ -33,7 +33,8 @@ else not_ok "plugins installed in pkg-config's plugindir '$plugindir'"; fi
 export LD_LIBRARY_PATH="$libdir"
 PREFIX=$prefix
 abi=$(pkg-config --variable=abi_major strata-plugin).$(pkg-config --variable=abi_minor strata-plugin)
-[ "$abi" = 1.0 ] && ok "pkg-config exports ABI $abi" || not_ok "pkg-config exports ABI ($abi)"
+want=$(sed -n 's/^#define STRATA_PLUGIN_ABI_MAJOR \([0-9]*\).*/\1/p' "$srcdir/include/strata/plugin/plugin.h").$(sed -n 's/^#define STRATA_PLUGIN_ABI_MINOR \([0-9]*\).*/\1/p' "$srcdir/include/strata/plugin/plugin.h")
+[ "$abi" = "$want" ] && ok "pkg-config exports ABI $abi (plugin.h's)" || not_ok "pkg-config exports ABI ($abi, plugin.h says $want)"
 
 mkdir -p "$TMPD/ext"
 if cc -shared -fPIC -Wall -Werror -o "$TMPD/ext/hello.so" \

@@ -22,7 +22,7 @@ extern "C" {
 
 #define STRATA_PLUGIN_MAGIC 0x31504154415254ULL /* "STRATAP1" little-endian-ish tag */
 #define STRATA_PLUGIN_ABI_MAJOR 1
-#define STRATA_PLUGIN_ABI_MINOR 0
+#define STRATA_PLUGIN_ABI_MINOR 1
 
 #define STRATA_PLUGIN_ENTRY_SYMBOL "strata_plugin_entry"
 
@@ -40,6 +40,11 @@ struct strata_plugin_context {
   uint32_t size;          /* sizeof, for appending members later */
   const char *store_root; /* the store's root directory */
   const char *data_dir;   /* <root>/storage/<name> etc.: the plugin's own area, may not exist yet */
+  /* ABI 1.1: the merged configuration file document (a JSON object, "{}"
+   * when there is none), so a plugin can read its own keys
+   * ("insecure-registries").  Valid during init only: copy what you keep.
+   * Read it only when size covers it. */
+  const char *config_json;
 };
 
 struct strata_plugin_info {

@@ -13,7 +13,35 @@
 extern "C" {
 #endif
 
-#define STRATA_TRANSPORT_OPS_VERSION 1
+#define STRATA_TRANSPORT_OPS_VERSION 2
+
+/* caps bits */
+/* Locations are image references ("busybox:1", "127.0.0.1:5000/x@sha256:..."):
+ * the core parses and normalises them and hands the parts over in
+ * struct strata_transport_options, so every registry transport names images
+ * the same way (ops version >= 2, with open_with_options). */
+#define STRATA_TRANSPORT_CAP_REFERENCE (1u << 0)
+
+/* What the user said about TLS for one pull (--tls-verify). */
+enum strata_tls_verify {
+  STRATA_TLS_VERIFY_DEFAULT = 0, /* not said: the transport's configuration decides */
+  STRATA_TLS_VERIFY_ON = 1,      /* --tls-verify=true: verify even an insecure registry */
+  STRATA_TLS_VERIFY_OFF = 2,     /* --tls-verify=false: no verification, plain HTTP allowed */
+};
+
+/* Per-pull options (ops version >= 2).  Pointers belong to the core and are
+ * valid until open_with_options returns: copy what you keep. */
+struct strata_transport_options {
+  uint32_t size;       /* sizeof, set by the core */
+  uint32_t tls_verify; /* enum strata_tls_verify */
+  /* With STRATA_TRANSPORT_CAP_REFERENCE: the parsed, normalised reference
+   * (NULL otherwise). */
+  const char *name;    /* the full name: "docker.io/library/busybox:1", "h:5000/x@sha256:..." */
+  const char *domain;  /* "docker.io", "127.0.0.1:5000" */
+  const char *path;    /* "library/busybox" */
+  const char *tag;     /* "1", or NULL when pulling by digest */
+  const char *digest;  /* "sha256:...", or NULL */
+};
 
 /* A manifest (or index) as fetched.  Every pointer is malloc'd by the
  * plugin and freed by the core with free(). */
@@ -34,7 +62,7 @@ struct strata_blob_sink {
 
 struct strata_transport_ops {
   uint32_t version; /* STRATA_TRANSPORT_OPS_VERSION */
-  uint64_t caps;    /* reserved, 0 */
+  uint64_t caps;    /* STRATA_TRANSPORT_CAP_* */
 
   /* Open LOCATION (the reference without the "name:" prefix). */
   int (*open)(void *state, const char *location, void **session, struct strata_error **err);
@@ -48,6 +76,12 @@ struct strata_transport_ops {
   /* Stream blob DIGEST from byte OFFSET into SINK. */
   int (*get_blob)(void *session, const char *digest, uint64_t offset,
                   const struct strata_blob_sink *sink, struct strata_error **err);
+
+  /* version >= 2, may be NULL: open with per-pull options.  When set, the
+   * core calls it instead of open. */
+  int (*open_with_options)(void *state, const char *location,
+                           const struct strata_transport_options *opts, void **session,
+                           struct strata_error **err);
 };
 
 #ifdef __cplusplus
