@@ -48,3 +48,36 @@ void cli_help(const char *cmd, const char *text) {
   (void)cmd;
   fputs(text, stdout);
 }
+
+int cli_print_rows(const char *format, const char *default_format, json_t *const *rows,
+                   size_t nrows, const struct strata_template_header *headers,
+                   const char *type_name, const struct strata_template_method *methods) {
+  struct strata_template_format f = {0};
+  struct strata_template *tpl = NULL;
+  struct strata_error *err = NULL;
+  struct strata_template_options opts = {
+      .flags = STRATA_TEMPLATE_STRICT, .type_name = type_name, .methods = methods};
+  int r;
+
+  if (strata_template_prepare(format && *format ? format : default_format, &f, &err) < 0)
+    return cli_fail(err, EXIT_ENGINE);
+  if (f.table && f.text[0] == '\0') {
+    /* a bare "table" means the command's default table */
+    strata_template_format_clear(&f);
+    if (strata_template_prepare(default_format, &f, &err) < 0)
+      return cli_fail(err, EXIT_ENGINE);
+  }
+  if (strata_template_parse(f.text, &tpl, &err) < 0) {
+    strata_template_format_clear(&f);
+    return cli_fail(err, EXIT_ENGINE);
+  }
+  if (f.json)
+    opts.flags &= ~STRATA_TEMPLATE_STRICT;
+  if (f.table)
+    r = strata_template_render_table(tpl, rows, nrows, headers, &opts, stdout, &err);
+  else
+    r = strata_template_render_rows(tpl, rows, nrows, &opts, stdout, &err);
+  strata_template_free(tpl);
+  strata_template_format_clear(&f);
+  return r < 0 ? cli_fail(err, EXIT_ENGINE) : 0;
+}

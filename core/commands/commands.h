@@ -45,6 +45,14 @@ int cli_failf(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3
 int cli_usage(const char *cmd, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Prints the command's help. */
 void cli_help(const char *cmd, const char *options);
+/* Prints ROWS (JSON objects with Docker's field names) through FORMAT, a
+ * --format value (Go template, "table ...", or "json"), or DEFAULT_FORMAT
+ * when FORMAT is NULL or a bare "table".  HEADERS name the table columns.
+ * Returns 0, or 125 after printing the template error. */
+#include "template.h"
+int cli_print_rows(const char *format, const char *default_format, json_t *const *rows,
+                   size_t nrows, const struct strata_template_header *headers,
+                   const char *type_name, const struct strata_template_method *methods);
 /* Parses a Go-style boolean flag value ("true", "false", "1", "0"). */
 int cli_parse_bool(const char *s, bool *out);
 

@@ -11,15 +11,21 @@
 #include "humanize.h"
 #include "image.h"
 #include "json-cleanup.h"
-#include "table.h"
 
 static const char help[] =
     "Usage:  strata history [OPTIONS] IMAGE\n\n"
     "Show the history of an image\n\n"
     "Options:\n"
+    "      --format     Format output using a Go template, 'table ...' or 'json'\n"
     "  -H, --human      Print sizes and dates in human readable format (default true)\n"
     "      --no-trunc   Don't truncate output\n"
     "  -q, --quiet      Only show image IDs\n";
+
+static const struct strata_template_header history_headers[] = {
+    {"ID", "IMAGE"},          {"CreatedSince", "CREATED"}, {"CreatedAt", "CREATED AT"},
+    {"CreatedBy", "CREATED BY"}, {"Size", "SIZE"},        {"Comment", "COMMENT"},
+    {NULL, NULL},
+};
 
 /* Docker's Ellipsis: at most N characters, the last one "…". */
 static char *ellipsis(const char *s, size_t n) {
@@ -50,9 +56,14 @@ int cmd_history(struct strata_context *ctx, int argc, char **argv) {
   static const struct option opts[] = {
       {"human", optional_argument, NULL, 'H'}, {"quiet", no_argument, NULL, 'q'},
       {"no-trunc", no_argument, NULL, 'T'},    {"help", no_argument, NULL, 'h'},
+      {"format", required_argument, NULL, 'F'},
       {NULL, 0, NULL, 0},
   };
   bool human = true, quiet = false, notrunc = false;
+  const char *format = NULL;
+  json_t **docs = NULL;
+  size_t ndocs = 0;
+  int rc;
   struct strata_error *err = NULL;
   cleanup_free char *id = NULL;
   cleanup_free char *cfg_data = NULL;
@@ -79,6 +90,9 @@ int cmd_history(struct strata_context *ctx, int argc, char **argv) {
     case 'T':
       notrunc = true;
       break;
+    case 'F':
+      format = optarg;
+      break;
     case 'h':
       cli_help("history", help);
       return 0;
@@ -104,61 +118,53 @@ int cmd_history(struct strata_context *ctx, int argc, char **argv) {
   if (strata_history_rows(cfg, json_object_get(rec, "layer_sizes"), &rows, &nrows, &err) < 0)
     return cli_fail(err, 1);
 
-  if (quiet) {
+  docs = calloc(nrows + 1, sizeof(*docs));
+  for (size_t i = nrows; docs && i-- > 0;) {
+    char idcol[80], ago[64], at[64], size[32];
+    cleanup_free char *by = NULL;
+    cleanup_free char *flat = strdup(rows[i].created_by);
+    time_t when = 0;
+    bool have_time = rows[i].created && strata_parse_rfc3339(rows[i].created, &when) == 0;
+    for (char *p = flat; p && *p; p++)
+      if (*p == '\t')
+        *p = ' ';
     /* only the top row has an ID; the rest are <missing> */
-    for (size_t i = nrows; i-- > 0;) {
-      if (i == nrows - 1)
-        printf("%.*s\n", notrunc ? 71 : 12, notrunc ? id : id + 7);
-      else
-        printf("<missing>\n");
-    }
-    return 0;
-  }
-  {
-    struct strata_table *t = strata_table_new(5);
-    const char *hdr[] = {"IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"};
-    strata_table_add(t, hdr);
-    for (size_t i = nrows; i-- > 0;) {
-      char idcol[80], created[64], size[32];
-      cleanup_free char *by = NULL;
-      cleanup_free char *flat = strdup(rows[i].created_by);
-      time_t when = 0;
-      bool have_time = rows[i].created && strata_parse_rfc3339(rows[i].created, &when) == 0;
-      for (char *p = flat; p && *p; p++)
-        if (*p == '\t')
-          *p = ' ';
-      if (i == nrows - 1)
-        snprintf(idcol, sizeof(idcol), "%.*s", notrunc ? 71 : 12, notrunc ? id : id + 7);
-      else
-        snprintf(idcol, sizeof(idcol), "<missing>");
-      if (!have_time)
-        snprintf(created, sizeof(created), "N/A");
-      else if (human)
-        strata_human_ago(when, now, created, sizeof(created));
-      else {
-        struct tm tm;
-        localtime_r(&when, &tm);
-        strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%S%z", &tm);
-        /* Go's RFC 3339 writes the offset as +hh:mm, or Z for UTC */
-        size_t l = strlen(created);
-        if (l > 5 && strcmp(created + l - 5, "+0000") == 0)
-          strcpy(created + l - 5, "Z");
-        else if (l > 5) {
-          memmove(created + l - 1, created + l - 2, 3);
-          created[l - 2] = ':';
-        }
+    if (i == nrows - 1)
+      snprintf(idcol, sizeof(idcol), "%.*s", notrunc ? 71 : 12, notrunc ? id : id + 7);
+    else
+      snprintf(idcol, sizeof(idcol), "<missing>");
+    if (have_time) {
+      struct tm tm;
+      size_t l;
+      localtime_r(&when, &tm);
+      strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%S%z", &tm);
+      /* Go's RFC 3339 writes the offset as +hh:mm, or Z for UTC */
+      l = strlen(at);
+      if (l > 5 && strcmp(at + l - 5, "+0000") == 0) {
+        strcpy(at + l - 5, "Z");
+      } else if (l > 5) {
+        memmove(at + l - 1, at + l - 2, 3);
+        at[l - 2] = ':';
       }
-      if (human)
-        strata_human_size(rows[i].size, size, sizeof(size));
-      else
-        snprintf(size, sizeof(size), "%llu", (unsigned long long)rows[i].size);
-      by = notrunc ? strdup(flat ? flat : "") : ellipsis(flat ? flat : "", 45);
-      {
-        const char *cells[] = {idcol, created, by ? by : "", size, rows[i].comment};
-        strata_table_add(t, cells);
-      }
+      strata_human_ago(when, now, ago, sizeof(ago));
+    } else {
+      snprintf(at, sizeof(at), "N/A");
+      snprintf(ago, sizeof(ago), "N/A");
     }
-    strata_table_flush(t, stdout);
+    if (human)
+      strata_human_size(rows[i].size, size, sizeof(size));
+    else
+      snprintf(size, sizeof(size), "%llu", (unsigned long long)rows[i].size);
+    by = notrunc ? strdup(flat ? flat : "") : ellipsis(flat ? flat : "", 45);
+    docs[ndocs++] = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "ID", idcol, "CreatedSince",
+                              human ? ago : at, "CreatedAt", at, "CreatedBy", by ? by : "",
+                              "Size", size, "Comment", rows[i].comment);
   }
-  return 0;
+  rc = cli_print_rows(quiet ? "{{.ID}}" : format,
+                      "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
+                      docs, ndocs, history_headers, "*formatter.historyContext", NULL);
+  for (size_t i = 0; i < ndocs; i++)
+    json_decref(docs[i]);
+  free(docs);
+  return rc;
 }

@@ -11,7 +11,6 @@
 #include "image.h"
 #include "json-cleanup.h"
 #include "reference.h"
-#include "table.h"
 
 static const char help[] =
     "Usage:  strata images [OPTIONS] [REPOSITORY[:TAG]]\n\n"
@@ -19,8 +18,16 @@ static const char help[] =
     "Options:\n"
     "  -a, --all        Show all images (no intermediate images are hidden today)\n"
     "      --digests    Show digests\n"
+    "      --format     Format output using a Go template, 'table ...' or 'json'\n"
     "      --no-trunc   Don't truncate output\n"
     "  -q, --quiet      Only show image IDs\n";
+
+static const struct strata_template_header images_headers[] = {
+    {"ID", "IMAGE ID"},        {"Repository", "REPOSITORY"}, {"Tag", "TAG"},
+    {"Digest", "DIGEST"},      {"CreatedSince", "CREATED"},  {"CreatedAt", "CREATED AT"},
+    {"Size", "SIZE"},          {"VirtualSize", "VIRTUAL SIZE"}, {"SharedSize", "SHARED SIZE"},
+    {"UniqueSize", "UNIQUE SIZE"}, {"Containers", "CONTAINERS"}, {NULL, NULL},
+};
 
 struct row {
   char *repo, *tag, *digest;
@@ -58,9 +65,14 @@ int cmd_images(struct strata_context *ctx, int argc, char **argv) {
   static const struct option opts[] = {
       {"all", no_argument, NULL, 'a'},          {"quiet", no_argument, NULL, 'q'},
       {"no-trunc", no_argument, NULL, 'T'},     {"digests", no_argument, NULL, 'd'},
+      {"format", required_argument, NULL, 'F'},
       {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
   };
   bool quiet = false, notrunc = false, digests = false;
+  const char *format = NULL;
+  json_t **docs = NULL;
+  size_t ndocs = 0;
+  int rc;
   struct strata_error *err = NULL;
   cleanup_strv char **ids = NULL;
   cleanup_json json_t *names = NULL;
@@ -84,6 +96,9 @@ int cmd_images(struct strata_context *ctx, int argc, char **argv) {
       break;
     case 'd':
       digests = true;
+      break;
+    case 'F':
+      format = optarg;
       break;
     case 'h':
       cli_help("images", help);
@@ -143,37 +158,37 @@ int cmd_images(struct strata_context *ctx, int argc, char **argv) {
     }
   }
   qsort(rows, nrows, sizeof(*rows), row_cmp);
-  if (quiet) {
-    for (size_t i = 0; i < nrows; i++) {
-      const char *id = notrunc ? rows[i].id : rows[i].id + 7;
-      if (json_object_get(seen, rows[i].id))
-        continue;
-      json_object_set_new(seen, rows[i].id, json_true());
-      printf("%.*s\n", notrunc ? 71 : 12, id);
-    }
-  } else {
-    struct strata_table *t = strata_table_new(digests ? 6 : 5);
-    const char *hdr[] = {"REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"};
-    const char *hdrd[] = {"REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE"};
-    strata_table_add(t, digests ? hdrd : hdr);
-    for (size_t i = 0; i < nrows; i++) {
-      char id[80], ago[64], size[32];
-      snprintf(id, sizeof(id), "%.*s", notrunc ? 71 : 12, notrunc ? rows[i].id : rows[i].id + 7);
-      if (rows[i].created)
-        strata_human_ago(rows[i].created, now, ago, sizeof(ago));
-      else
-        snprintf(ago, sizeof(ago), "N/A");
-      strata_human_size(rows[i].size, size, sizeof(size));
-      if (digests) {
-        const char *cells[] = {rows[i].repo, rows[i].tag, rows[i].digest, id, ago, size};
-        strata_table_add(t, cells);
-      } else {
-        const char *cells[] = {rows[i].repo, rows[i].tag, id, ago, size};
-        strata_table_add(t, cells);
-      }
-    }
-    strata_table_flush(t, stdout);
+  docs = calloc(nrows + 1, sizeof(*docs));
+  for (size_t i = 0; docs && i < nrows; i++) {
+    char id[80], ago[64], at[80], size[32];
+    struct tm tm;
+    /* -q lists each image once, however many names it has */
+    if (quiet && json_object_get(seen, rows[i].id))
+      continue;
+    json_object_set_new(seen, rows[i].id, json_true());
+    snprintf(id, sizeof(id), "%.*s", notrunc ? 71 : 12, notrunc ? rows[i].id : rows[i].id + 7);
+    if (rows[i].created)
+      strata_human_ago(rows[i].created, now, ago, sizeof(ago));
+    else
+      snprintf(ago, sizeof(ago), "N/A");
+    localtime_r(&rows[i].created, &tm);
+    strftime(at, sizeof(at), "%Y-%m-%d %H:%M:%S %z %Z", &tm);
+    strata_human_size(rows[i].size, size, sizeof(size));
+    docs[ndocs++] = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "ID", id,
+                              "Repository", rows[i].repo, "Tag", rows[i].tag, "Digest",
+                              rows[i].digest, "CreatedSince", ago, "CreatedAt", at, "Size", size,
+                              "VirtualSize", size, "SharedSize", "N/A", "UniqueSize", "N/A",
+                              "Containers", "N/A");
   }
+  rc = cli_print_rows(quiet ? "{{.ID}}" : format,
+                      digests ? "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t"
+                                "{{.CreatedSince}}\t{{.Size}}"
+                              : "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t"
+                                "{{.Size}}",
+                      docs, ndocs, images_headers, "*formatter.ImageContext", NULL);
+  for (size_t i = 0; i < ndocs; i++)
+    json_decref(docs[i]);
+  free(docs);
   for (size_t i = 0; i < nrows; i++) {
     free(rows[i].repo);
     free(rows[i].tag);
@@ -181,5 +196,5 @@ int cmd_images(struct strata_context *ctx, int argc, char **argv) {
   }
   free(rows);
   json_decref(records);
-  return 0;
+  return rc;
 }

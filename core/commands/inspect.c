@@ -15,7 +15,14 @@ static const char help[] =
     "Usage:  strata inspect [OPTIONS] NAME|ID [NAME|ID...]\n\n"
     "Return low-level information on containers or images, as a JSON array\n\n"
     "Options:\n"
-    "      --type string   Only inspect objects of this type (container or image)\n";
+    "  -f, --format string   Format output using a Go template ('json' for JSON)\n"
+    "      --type string     Only inspect objects of this type (container or image)\n";
+
+/* KEY of OBJ as a new reference, or a new "" when it is absent. */
+static json_t *or_empty(json_t *obj, const char *key) {
+  json_t *v = json_object_get(obj, key);
+  return v ? json_incref(v) : json_string("");
+}
 
 /* Docker's image inspect document, from the record and the config blob. */
 static json_t *image_doc(struct strata_context *ctx, const char *id, struct strata_error **err) {
@@ -43,14 +50,14 @@ static json_t *image_doc(struct strata_context *ctx, const char *id, struct stra
   json_array_foreach(json_object_get(rec, "repo_digests"), k, v)
       json_array_append_new(digests, json_string(strata_reference_familiar(json_string_value(v))));
   json_array_foreach(json_object_get(rec, "diff_ids"), k, v) json_array_append(layers, v);
-  doc = json_pack("{s:s, s:o, s:o, s:O, s:O, s:O, s:O, s:O, s:O, s:I, s:{s:s, s:{}}, s:{s:s, s:o}}",
+  doc = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:{s:s, s:{}}, s:{s:s, s:o}}",
                   "Id", id, "RepoTags", repotags, "RepoDigests", digests, "Created",
-                  json_object_get(cfg, "created") ?: json_string(""), "Author",
-                  json_object_get(cfg, "author") ?: json_string(""), "Config",
-                  json_object_get(cfg, "config") ?: json_object(), "Architecture",
-                  json_object_get(cfg, "architecture") ?: json_string(""), "Os",
-                  json_object_get(cfg, "os") ?: json_string(""), "Variant",
-                  json_object_get(cfg, "variant") ?: json_string(""), "Size",
+                  or_empty(cfg, "created"), "Author",
+                  or_empty(cfg, "author"), "Config",
+                  json_object_get(cfg, "config") ? json_incref(json_object_get(cfg, "config"))
+                                                 : json_object(),
+                  "Architecture", or_empty(cfg, "architecture"), "Os", or_empty(cfg, "os"),
+                  "Variant", or_empty(cfg, "variant"), "Size",
                   json_integer_value(json_object_get(rec, "size")), "GraphDriver", "Name",
                   ctx->storage ? ctx->storage->info->name : "", "Data", "RootFS", "Type", "layers",
                   "Layers", layers);
@@ -70,16 +77,21 @@ static json_t *container_doc(struct strata_context *ctx, const char *id, struct 
 int cmd_inspect(struct strata_context *ctx, int argc, char **argv) {
   static const struct option opts[] = {
       {"type", required_argument, NULL, 't'},
+      {"format", required_argument, NULL, 'f'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
   const char *type = NULL;
+  const char *format = NULL;
   struct strata_error *err = NULL;
   cleanup_json json_t *out = json_array();
   int c, rc = 0;
 
-  while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "+f:h", opts, NULL)) != -1) {
     switch (c) {
+    case 'f':
+      format = optarg;
+      break;
     case 't':
       type = optarg;
       if (strcmp(type, "image") != 0 && strcmp(type, "container") != 0)
@@ -127,6 +139,29 @@ int cmd_inspect(struct strata_context *ctx, int argc, char **argv) {
       continue;
     }
     json_array_append_new(out, doc);
+  }
+  if (format != NULL) {
+    /* inspect documents are maps: an unknown key prints "<no value>" */
+    struct strata_template_format f = {0};
+    struct strata_template *tpl = NULL;
+    size_t i;
+    json_t *doc;
+    if (strata_template_prepare(format, &f, &err) < 0 ||
+        strata_template_parse(f.text, &tpl, &err) < 0) {
+      strata_template_format_clear(&f);
+      return cli_fail(err, EXIT_ENGINE);
+    }
+    json_array_foreach(out, i, doc) {
+      if (strata_template_execute(tpl, doc, NULL, stdout, &err) < 0) {
+        strata_template_free(tpl);
+        strata_template_format_clear(&f);
+        return cli_fail(err, EXIT_ENGINE);
+      }
+      putchar('\n');
+    }
+    strata_template_free(tpl);
+    strata_template_format_clear(&f);
+    return rc;
   }
   {
     cleanup_free char *text = json_dumps(out, JSON_INDENT(4) | JSON_PRESERVE_ORDER);

@@ -11,15 +11,15 @@
 #include "container.h"
 #include "humanize.h"
 #include "json-cleanup.h"
-#include "table.h"
 
 static const char help[] =
     "Usage:  strata ps [OPTIONS]\n\n"
     "List containers\n\n"
     "Options:\n"
-    "  -a, --all        Show all containers (default shows just running)\n"
-    "      --no-trunc   Don't truncate output\n"
-    "  -q, --quiet      Only display container IDs\n";
+    "  -a, --all             Show all containers (default shows just running)\n"
+    "      --format string   Format output using a Go template, 'table ...' or 'json'\n"
+    "      --no-trunc        Don't truncate output\n"
+    "  -q, --quiet           Only display container IDs\n";
 
 struct row {
   json_t *rec;
@@ -110,19 +110,100 @@ static void status_column(json_t *rec, time_t now, char *buf, size_t len) {
   }
 }
 
+static const struct strata_template_header ps_headers[] = {
+    {"ID", "CONTAINER ID"}, {"Image", "IMAGE"},          {"Command", "COMMAND"},
+    {"CreatedAt", "CREATED AT"}, {"RunningFor", "CREATED"}, {"Ports", "PORTS"},
+    {"Status", "STATUS"},   {"State", "STATE"},          {"Size", "SIZE"},
+    {"Names", "NAMES"},     {"Labels", "LABELS"},        {"Mounts", "MOUNTS"},
+    {"Networks", "NETWORKS"}, {NULL, NULL},
+};
+
+/* {{.Label "key"}}: one label's value, "" when absent, read back from the
+ * row's "k=v,k2=v2" Labels as the row carries nothing Docker's does not. */
+static int label_method(json_t *row, json_t *const *args, json_t **result,
+                        struct strata_error **err) {
+  const char *labels = json_string_value(json_object_get(row, "Labels"));
+  const char *key = json_string_value(args[0]);
+  size_t kl = key ? strlen(key) : 0;
+  for (const char *p = labels; key && p && *p;) {
+    const char *end = strchr(p, ',');
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    if (n > kl && strncmp(p, key, kl) == 0 && p[kl] == '=') {
+      *result = json_stringn(p + kl + 1, n - kl - 1);
+      return 0;
+    }
+    p = end ? end + 1 : NULL;
+  }
+  *result = json_string("");
+  return 0;
+}
+
+static const struct strata_template_method ps_methods[] = {
+    {"Label", 1, label_method},
+    {NULL, 0, NULL},
+};
+
+/* "2024-01-01 00:00:00 +0000 UTC", Go's time.Time String() as Docker prints CreatedAt. */
+static void go_time(time_t t, char *buf, size_t len) {
+  struct tm tm;
+  localtime_r(&t, &tm);
+  strftime(buf, len, "%Y-%m-%d %H:%M:%S %z %Z", &tm);
+}
+
+/* The row `docker ps` formats: Docker's ContainerContext fields. */
+static json_t *ps_row(json_t *rec, time_t created, time_t now, bool notrunc) {
+  char id[80], cmd[4200], ago[64], at[80], status[96];
+  const char *name = json_string_value(json_object_get(rec, "Name"));
+  const char *image = json_string_value(json_object_get(rec, "ImageName"));
+  json_t *st = json_object_get(rec, "State");
+  const char *state = json_string_value(json_object_get(st, "Status"));
+  json_t *labels = json_object_get(json_object_get(rec, "Config"), "Labels");
+  json_t *row;
+  char *lab = NULL;
+  size_t lablen = 0;
+  FILE *lf = open_memstream(&lab, &lablen);
+  const char *key;
+  json_t *val;
+  bool first = true;
+
+  snprintf(id, sizeof(id), "%.*s", notrunc ? 64 : 12, json_string_value(json_object_get(rec, "Id")));
+  command_column(rec, notrunc, cmd, sizeof(cmd));
+  strata_human_ago(created, now, ago, sizeof(ago));
+  go_time(created, at, sizeof(at));
+  status_column(rec, now, status, sizeof(status));
+  if (state && strcmp(state, "running") == 0 && !really_running(st))
+    state = "exited";
+  if (lf != NULL) {
+    json_object_foreach(labels, key, val) {
+      fprintf(lf, "%s%s=%s", first ? "" : ",", key, json_string_value(val) ?: "");
+      first = false;
+    }
+    fclose(lf);
+  }
+  row = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "ID",
+                  id, "Image", image ? image : "", "Command", cmd, "CreatedAt", at, "RunningFor",
+                  ago, "Ports", "", "Status", status, "State", state ? state : "created", "Size",
+                  "0B", "Names", name ? (name[0] == '/' ? name + 1 : name) : "", "Labels",
+                  lab ? lab : "", "Mounts", "", "Networks", "");
+  free(lab);
+  return row;
+}
+
 int cmd_ps(struct strata_context *ctx, int argc, char **argv) {
   static const struct option opts[] = {
       {"all", no_argument, NULL, 'a'},      {"quiet", no_argument, NULL, 'q'},
-      {"no-trunc", no_argument, NULL, 'T'}, {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0},
+      {"no-trunc", no_argument, NULL, 'T'}, {"format", required_argument, NULL, 'F'},
+      {"help", no_argument, NULL, 'h'},     {NULL, 0, NULL, 0},
   };
   bool all = false, quiet = false, notrunc = false;
+  const char *format = NULL;
   struct strata_error *err = NULL;
   cleanup_strv char **ids = NULL;
   struct row *rows = NULL;
+  json_t **docs = NULL;
   size_t nrows = 0;
   time_t now = time(NULL);
-  int c;
+  int c, rc;
 
   while ((c = getopt_long(argc, argv, "+aqh", opts, NULL)) != -1) {
     switch (c) {
@@ -134,6 +215,9 @@ int cmd_ps(struct strata_context *ctx, int argc, char **argv) {
       break;
     case 'T':
       notrunc = true;
+      break;
+    case 'F':
+      format = optarg;
       break;
     case 'h':
       cli_help("ps", help);
@@ -161,33 +245,19 @@ int cmd_ps(struct strata_context *ctx, int argc, char **argv) {
     rows[nrows++] = r;
   }
   qsort(rows, nrows, sizeof(*rows), row_cmp);
-  if (quiet) {
-    for (size_t i = 0; i < nrows; i++)
-      printf("%.*s\n", notrunc ? 64 : 12, json_string_value(json_object_get(rows[i].rec, "Id")));
-  } else {
-    struct strata_table *t = strata_table_new(7);
-    const char *hdr[] = {"CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"};
-    strata_table_add(t, hdr);
-    for (size_t i = 0; i < nrows; i++) {
-      json_t *rec = rows[i].rec;
-      char id[80], cmd[4200], created[64], status[96];
-      const char *name = json_string_value(json_object_get(rec, "Name"));
-      const char *image = json_string_value(json_object_get(rec, "ImageName"));
-      snprintf(id, sizeof(id), "%.*s", notrunc ? 64 : 12,
-               json_string_value(json_object_get(rec, "Id")));
-      command_column(rec, notrunc, cmd, sizeof(cmd));
-      strata_human_ago(rows[i].created, now, created, sizeof(created));
-      status_column(rec, now, status, sizeof(status));
-      {
-        const char *cells[] = {id, image ? image : "", cmd, created, status, "",
-                               name ? (name[0] == '/' ? name + 1 : name) : ""};
-        strata_table_add(t, cells);
-      }
-    }
-    strata_table_flush(t, stdout);
-  }
-  for (size_t i = 0; i < nrows; i++)
+  docs = calloc(nrows + 1, sizeof(*docs));
+  for (size_t i = 0; docs && i < nrows; i++)
+    docs[i] = ps_row(rows[i].rec, rows[i].created, now, notrunc);
+  rc = cli_print_rows(quiet ? "{{.ID}}" : format,
+                      "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t"
+                      "{{.Ports}}\t{{.Names}}",
+                      docs, docs ? nrows : 0, ps_headers, "*formatter.ContainerContext", ps_methods);
+  for (size_t i = 0; i < nrows; i++) {
     json_decref(rows[i].rec);
+    if (docs)
+      json_decref(docs[i]);
+  }
+  free(docs);
   free(rows);
-  return 0;
+  return rc;
 }
