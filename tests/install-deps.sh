@@ -11,7 +11,7 @@ PACKAGES=(
     # unit tests
     libcmocka-dev
     # fixtures and integration tests: images written by other tools
-    umoci skopeo busybox-static jq tar
+    umoci skopeo busybox-static jq tar procps
 )
 
 missing=()

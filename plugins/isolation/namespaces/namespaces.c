@@ -1,0 +1,706 @@
+/* isolation backend "namespaces": runs the container's process as PID 1 of
+ * its own mount, PID, UTS, IPC, network and cgroup namespaces, pivoted into
+ * the container's root file system, with Docker's default mounts, masked
+ * paths and capability set.  The process runs in the foreground; run()
+ * returns its exit code.
+ *
+ * The engine clones once, straight into every namespace (as crun does): the
+ * child is PID 1 of the new PID namespace, sets the container up and execs
+ * the user's command.  Setup errors travel back through a close-on-exec
+ * pipe, so the parent learns whether the exec happened from the pipe alone.
+ *
+ * Network: `--network none` semantics, the new network namespace holds only
+ * the loopback device, brought up.  No user namespace yet. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/magic.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sys/capability.h>
+
+#include <strata/plugin/host.h>
+#include <strata/plugin/isolation.h>
+
+#define DOMAIN "isolation.namespaces"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+#define NS_FLAGS                                                                                 \
+  (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP)
+
+static const struct strata_host *host;
+static volatile pid_t child_pid;
+
+/* Docker's default capabilities (moby oci/caps/defaults.go): the bounding
+ * set is exactly these, 0x00000000a80425fb. */
+static const cap_value_t default_caps[] = {
+    CAP_CHOWN,  CAP_DAC_OVERRIDE, CAP_FSETID,           CAP_FOWNER,      CAP_MKNOD,
+    CAP_NET_RAW, CAP_SETGID,      CAP_SETUID,           CAP_SETFCAP,     CAP_SETPCAP,
+    CAP_NET_BIND_SERVICE,         CAP_SYS_CHROOT,       CAP_KILL,        CAP_AUDIT_WRITE,
+};
+#define N_DEFAULT_CAPS (sizeof(default_caps) / sizeof(default_caps[0]))
+
+/* Docker's masked paths (moby oci/defaults.go): files get /dev/null bound
+ * over them, directories an empty read-only tmpfs. */
+static const char *const masked_paths[] = {
+    "proc/asound",        "proc/acpi",        "proc/kcore",       "proc/keys",
+    "proc/latency_stats", "proc/timer_list",  "proc/timer_stats", "proc/sched_debug",
+    "proc/scsi",          "sys/firmware",     "sys/devices/virtual/powercap",
+};
+/* ... and its read-only paths, bound onto themselves read-only. */
+static const char *const readonly_paths[] = {
+    "proc/bus", "proc/fs", "proc/irq", "proc/sys", "proc/sysrq-trigger",
+};
+/* The device nodes every container gets: bind mounts of the host's nodes
+ * onto empty files, as runc and crun do outside a user namespace (no mknod,
+ * so no device the host does not already expose). */
+static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+static const char *const dev_links[][2] = {
+    {"/proc/self/fd", "fd"},       {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
+    {"/proc/self/fd/2", "stderr"}, {"pts/ptmx", "ptmx"},         {"/proc/kcore", "core"},
+};
+
+/* ---------------------------------------------------------------- host cgroup layout */
+
+/* What the container's /sys/fs/cgroup mirrors: the host's hierarchies, found
+ * before cloning so the child only mounts. */
+#define MAX_CGROUP_MOUNTS 32
+struct cgroup_mount {
+  char name[64];  /* entry under /sys/fs/cgroup */
+  char opts[192]; /* v1: controllers and name=; empty for cgroup2 */
+  char link[64];  /* non-empty: a symlink to this target instead of a mount */
+  bool v2;
+};
+struct cgroup_layout {
+  enum { CG_NONE, CG_V2, CG_V1 } mode;
+  size_t n;
+  struct cgroup_mount m[MAX_CGROUP_MOUNTS];
+};
+
+/* Is TOKEN a controller the kernel knows (a line of /proc/cgroups)? */
+static bool is_controller(const char *controllers, const char *token) {
+  size_t n = strlen(token);
+  for (const char *p = controllers; (p = strstr(p, token)) != NULL; p += n)
+    if ((p == controllers || p[-1] == ' ') && p[n] == ' ')
+      return true;
+  return false;
+}
+
+static void cgroup_layout_read(struct cgroup_layout *cg) {
+  struct statfs sf;
+  char controllers[1024] = " ", line[4096];
+  FILE *f;
+  DIR *d;
+  struct dirent *de;
+
+  cg->mode = CG_NONE;
+  cg->n = 0;
+  if (statfs("/sys/fs/cgroup", &sf) < 0)
+    return;
+  if (sf.f_type == CGROUP2_SUPER_MAGIC) {
+    cg->mode = CG_V2;
+    return;
+  }
+  if (sf.f_type != TMPFS_MAGIC)
+    return;
+  /* v1 or the v1/v2 hybrid: one mount per hierarchy under a tmpfs */
+  f = fopen("/proc/cgroups", "re");
+  if (f != NULL) {
+    while (fgets(line, sizeof(line), f) != NULL) {
+      char name[64];
+      if (line[0] != '#' && sscanf(line, "%63s", name) == 1 &&
+          strlen(controllers) + strlen(name) + 2 < sizeof(controllers)) {
+        strcat(controllers, name);
+        strcat(controllers, " ");
+      }
+    }
+    fclose(f);
+  }
+  f = fopen("/proc/self/mountinfo", "re");
+  if (f == NULL)
+    return;
+  while (fgets(line, sizeof(line), f) != NULL && cg->n < MAX_CGROUP_MOUNTS) {
+    char mnt[PATH_MAX], fstype[32], opts[1024];
+    char *sep = strstr(line, " - "), *save = NULL;
+    struct cgroup_mount *m = &cg->m[cg->n];
+    if (sep == NULL || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 ||
+        sscanf(sep + 3, "%31s %*s %1023s", fstype, opts) != 2)
+      continue;
+    if (strncmp(mnt, "/sys/fs/cgroup/", 15) != 0 || strchr(mnt + 15, '/') != NULL ||
+        strchr(mnt, '\\') != NULL || strlen(mnt + 15) >= sizeof(m->name))
+      continue;
+    memset(m, 0, sizeof(*m));
+    if (strcmp(fstype, "cgroup2") == 0) {
+      m->v2 = true;
+    } else if (strcmp(fstype, "cgroup") == 0) {
+      /* keep what selects the hierarchy: its controllers and its name */
+      for (char *t = strtok_r(opts, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (strncmp(t, "name=", 5) != 0 && !is_controller(controllers, t))
+          continue;
+        if (strlen(m->opts) + strlen(t) + 2 >= sizeof(m->opts))
+          break;
+        if (m->opts[0])
+          strcat(m->opts, ",");
+        strcat(m->opts, t);
+      }
+      if (m->opts[0] == '\0')
+        continue;
+    } else {
+      continue;
+    }
+    strcpy(m->name, mnt + 15);
+    cg->n++;
+  }
+  fclose(f);
+  /* cpu -> cpu,cpuacct and the like */
+  d = opendir("/sys/fs/cgroup");
+  while (d != NULL && (de = readdir(d)) != NULL && cg->n < MAX_CGROUP_MOUNTS) {
+    struct cgroup_mount *m = &cg->m[cg->n];
+    ssize_t k;
+    if (de->d_type != DT_LNK || strlen(de->d_name) >= sizeof(m->name))
+      continue;
+    memset(m, 0, sizeof(*m));
+    k = readlinkat(dirfd(d), de->d_name, m->link, sizeof(m->link) - 1);
+    if (k <= 0 || strchr(m->link, '/') != NULL)
+      continue;
+    strcpy(m->name, de->d_name);
+    cg->n++;
+  }
+  if (d != NULL)
+    closedir(d);
+  cg->mode = CG_V1;
+}
+
+/* ---------------------------------------------------------------- the child */
+
+/* What the child tells the parent when it cannot start the command. */
+struct child_failure {
+  int stage; /* STAGE_* */
+  int errnum;
+  char what[512];
+};
+enum { STAGE_SETUP = 0, STAGE_EXEC = 1, STAGE_REFUSED = 2 };
+
+static int report_fd = -1;
+
+static void __attribute__((noreturn, format(printf, 3, 4)))
+fail(int stage, int errnum, const char *fmt, ...) {
+  struct child_failure f = {.stage = stage, .errnum = errnum};
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(f.what, sizeof(f.what), fmt, ap);
+  va_end(ap);
+  if (write(report_fd, &f, sizeof(f)) < 0) {
+    /* the parent is gone: nobody to tell */
+  }
+  _exit(127);
+}
+
+static void xmount(const char *src, const char *target, const char *fstype, unsigned long flags,
+                   const char *data) {
+  if (mount(src, target, fstype, flags, data) < 0)
+    fail(STAGE_SETUP, errno, "cannot mount %s on /%s", fstype ? fstype : src ? src : "(remount)", target);
+}
+
+/* Opens NAME (a top-level directory of the image: proc, sys, dev) without
+ * following a symlink: an image that ships /proc -> / would otherwise have
+ * the engine mount over the host's directories.  A missing one is made. */
+static int open_top_dir(int rootfd, const char *name) {
+  struct stat st;
+  int fd;
+  if (fstatat(rootfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+    if (errno != ENOENT)
+      fail(STAGE_SETUP, errno, "cannot inspect /%s in the image", name);
+    if (mkdirat(rootfd, name, 0755) < 0 && errno != EEXIST)
+      fail(STAGE_SETUP, errno, "cannot create /%s in the container", name);
+  } else if (S_ISLNK(st.st_mode)) {
+    fail(STAGE_REFUSED, 0, "the image's /%s is a symbolic link; refusing to run it", name);
+  } else if (!S_ISDIR(st.st_mode)) {
+    fail(STAGE_REFUSED, 0, "the image's /%s is not a directory; refusing to run it", name);
+  }
+  fd = openat(rootfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    fail(errno == ELOOP || errno == ENOTDIR ? STAGE_REFUSED : STAGE_SETUP, errno,
+         "cannot open /%s in the image", name);
+  return fd;
+}
+
+/* Mounts onto the directory FD was opened on, whatever its name became. */
+static void mount_on_fd(int fd, const char *what, const char *src, const char *fstype,
+                        unsigned long flags, const char *data) {
+  char target[64];
+  snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
+  if (mount(src, target, fstype, flags, data) < 0)
+    fail(STAGE_SETUP, errno, "cannot mount %s on /%s", fstype, what);
+}
+
+/* The flags a read-only remount must keep (a bind remount replaces them). */
+static unsigned long mount_flags_of(const char *path) {
+  struct statvfs sv;
+  unsigned long f = 0;
+  if (statvfs(path, &sv) < 0)
+    return 0;
+  if (sv.f_flag & ST_NOSUID)
+    f |= MS_NOSUID;
+  if (sv.f_flag & ST_NODEV)
+    f |= MS_NODEV;
+  if (sv.f_flag & ST_NOEXEC)
+    f |= MS_NOEXEC;
+  if (sv.f_flag & ST_NOATIME)
+    f |= MS_NOATIME;
+  if (sv.f_flag & ST_NODIRATIME)
+    f |= MS_NODIRATIME;
+  if (sv.f_flag & ST_RELATIME)
+    f |= MS_RELATIME;
+  return f;
+}
+
+static void setup_dev(int rootfd) {
+  int devfd = open_top_dir(rootfd, "dev");
+  mount_on_fd(devfd, "dev", "tmpfs", "tmpfs", MS_NOSUID | MS_STRICTATIME,
+              "mode=755,size=65536k");
+  close(devfd);
+  /* from here on "dev" is our own tmpfs: no name below it comes from the image */
+  for (size_t i = 0; i < sizeof(dev_nodes) / sizeof(dev_nodes[0]); i++) {
+    char src[32], dst[32];
+    int fd;
+    snprintf(src, sizeof(src), "/dev/%s", dev_nodes[i]);
+    snprintf(dst, sizeof(dst), "dev/%s", dev_nodes[i]);
+    fd = openat(rootfd, dst, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0666);
+    if (fd < 0)
+      fail(STAGE_SETUP, errno, "cannot create /%s", dst);
+    close(fd);
+    xmount(src, dst, NULL, MS_BIND, NULL);
+  }
+  if (mkdirat(rootfd, "dev/pts", 0755) < 0 || mkdirat(rootfd, "dev/shm", 01777) < 0 ||
+      mkdirat(rootfd, "dev/mqueue", 0755) < 0)
+    fail(STAGE_SETUP, errno, "cannot populate /dev");
+  xmount("devpts", "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+         "newinstance,ptmxmode=0666,mode=0620,gid=5");
+  xmount("shm", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k");
+  xmount("mqueue", "dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  for (size_t i = 0; i < sizeof(dev_links) / sizeof(dev_links[0]); i++) {
+    char dst[32];
+    snprintf(dst, sizeof(dst), "dev/%s", dev_links[i][1]);
+    if (symlinkat(dev_links[i][0], rootfd, dst) < 0)
+      fail(STAGE_SETUP, errno, "cannot create /%s", dst);
+  }
+}
+
+static void setup_cgroup(int rootfd, const struct cgroup_layout *cg) {
+  const unsigned long ro = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  if (cg->mode == CG_NONE)
+    return;
+  if (cg->mode == CG_V2) {
+    xmount("cgroup", "sys/fs/cgroup", "cgroup2", ro, NULL);
+    return;
+  }
+  /* The cgroup namespace makes each hierarchy's root the container's own
+   * cgroup, so fresh mounts show the container its subtree only. */
+  xmount("tmpfs", "sys/fs/cgroup", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755");
+  for (size_t i = 0; i < cg->n; i++) {
+    const struct cgroup_mount *m = &cg->m[i];
+    char dst[128];
+    snprintf(dst, sizeof(dst), "sys/fs/cgroup/%s", m->name);
+    if (m->link[0]) {
+      if (symlinkat(m->link, rootfd, dst) < 0)
+        fail(STAGE_SETUP, errno, "cannot create /%s", dst);
+      continue;
+    }
+    if (mkdirat(rootfd, dst, 0755) < 0)
+      fail(STAGE_SETUP, errno, "cannot create /%s", dst);
+    if (m->v2)
+      xmount("cgroup", dst, "cgroup2", ro, NULL);
+    else if (mount("cgroup", dst, "cgroup", ro, m->opts) < 0)
+      fail(STAGE_SETUP, errno, "cannot mount the cgroup hierarchy %s on /%s", m->opts, dst);
+  }
+  xmount(NULL, "sys/fs/cgroup", NULL, MS_REMOUNT | ro, "mode=755");
+}
+
+static void mask_paths(int rootfd) {
+  for (size_t i = 0; i < sizeof(masked_paths) / sizeof(masked_paths[0]); i++) {
+    const char *p = masked_paths[i];
+    struct stat st;
+    if (fstatat(rootfd, p, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+      if (errno == ENOENT)
+        continue;
+      fail(STAGE_SETUP, errno, "cannot mask /%s", p);
+    }
+    if (S_ISDIR(st.st_mode))
+      xmount("tmpfs", p, "tmpfs", MS_RDONLY, NULL);
+    else
+      xmount("/dev/null", p, NULL, MS_BIND, NULL);
+  }
+  for (size_t i = 0; i < sizeof(readonly_paths) / sizeof(readonly_paths[0]); i++) {
+    const char *p = readonly_paths[i];
+    struct stat st;
+    if (fstatat(rootfd, p, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+      if (errno == ENOENT)
+        continue;
+      fail(STAGE_SETUP, errno, "cannot make /%s read-only", p);
+    }
+    xmount(p, p, NULL, MS_BIND | MS_REC, NULL);
+    xmount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | mount_flags_of(p), NULL);
+  }
+}
+
+static void loopback_up(void) {
+  struct ifreq ifr;
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0)
+    fail(STAGE_SETUP, errno, "cannot bring up the loopback device");
+  memset(&ifr, 0, sizeof(ifr));
+  strcpy(ifr.ifr_name, "lo");
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+    fail(STAGE_SETUP, errno, "cannot bring up the loopback device");
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+    fail(STAGE_SETUP, errno, "cannot bring up the loopback device");
+  close(s);
+}
+
+/* Builds the container's mount tree on a bind of ROOTFS and pivots into it. */
+static void setup_rootfs(const struct strata_run_spec *spec, const struct cgroup_layout *cg) {
+  int rootfd, fd;
+
+  /* nothing done here may reach the host's mount tree */
+  xmount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+  /* refuse a /proc or /sys symlink before anything is mounted on it */
+  rootfd = open(spec->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0)
+    fail(STAGE_SETUP, errno, "cannot open the root file system '%s'", spec->rootfs);
+  close(open_top_dir(rootfd, "proc"));
+  close(open_top_dir(rootfd, "sys"));
+  close(open_top_dir(rootfd, "dev"));
+  close(rootfd);
+  /* pivot_root needs the new root to be a mount point */
+  if (mount(spec->rootfs, spec->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+    fail(STAGE_SETUP, errno, "cannot bind-mount the root file system '%s'", spec->rootfs);
+  if (chdir(spec->rootfs) < 0)
+    fail(STAGE_SETUP, errno, "cannot enter the root file system '%s'", spec->rootfs);
+  rootfd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0)
+    fail(STAGE_SETUP, errno, "cannot open the root file system '%s'", spec->rootfs);
+
+  fd = open_top_dir(rootfd, "proc");
+  mount_on_fd(fd, "proc", "proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL);
+  close(fd);
+  setup_dev(rootfd);
+  fd = open_top_dir(rootfd, "sys");
+  mount_on_fd(fd, "sys", "sysfs", "sysfs", MS_RDONLY | MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL);
+  close(fd);
+  setup_cgroup(rootfd, cg);
+  mask_paths(rootfd);
+  close(rootfd);
+
+  /* pivot_root(".", ".") stacks the old root on top of the new one; the
+   * detach then drops it, and with it every path to the host's tree. */
+  if (syscall(SYS_pivot_root, ".", ".") < 0)
+    fail(STAGE_SETUP, errno, "cannot pivot_root into '%s'", spec->rootfs);
+  if (umount2(".", MNT_DETACH) < 0)
+    fail(STAGE_SETUP, errno, "cannot detach the host's root");
+  if (chdir("/") < 0)
+    fail(STAGE_SETUP, errno, "cannot enter the container's root");
+}
+
+/* Docker's capability rules: the bounding set is the default set; root gets
+ * it as permitted and effective too; any other user gets nothing (the
+ * kernel clears permitted and effective on setuid away from 0, KEEPCAPS is
+ * off); inheritable and ambient are empty for everyone. */
+static void drop_bounding_set(void) {
+  int last = cap_max_bits() - 1;
+  for (int c = 0; c <= last; c++) {
+    bool keep = false;
+    for (size_t i = 0; i < N_DEFAULT_CAPS; i++)
+      keep = keep || default_caps[i] == c;
+    if (!keep && cap_drop_bound(c) < 0 && errno != EINVAL)
+      fail(STAGE_SETUP, errno, "cannot drop capability %d from the bounding set", c);
+  }
+  if (CAP_AMBIENT_SUPPORTED() && cap_reset_ambient() < 0)
+    fail(STAGE_SETUP, errno, "cannot clear the ambient capabilities");
+}
+
+static void set_capabilities(uint32_t uid) {
+  cap_t now = cap_get_proc(), want = cap_init();
+  if (now == NULL || want == NULL)
+    fail(STAGE_SETUP, errno, "cannot read capabilities");
+  if (uid == 0) {
+    for (size_t i = 0; i < N_DEFAULT_CAPS; i++) {
+      cap_flag_value_t have = CAP_CLEAR;
+      /* an engine that lacks one cannot give it */
+      if (cap_get_flag(now, default_caps[i], CAP_PERMITTED, &have) < 0 || have != CAP_SET)
+        continue;
+      cap_set_flag(want, CAP_PERMITTED, 1, &default_caps[i], CAP_SET);
+      cap_set_flag(want, CAP_EFFECTIVE, 1, &default_caps[i], CAP_SET);
+    }
+  }
+  if (cap_set_proc(want) < 0)
+    fail(STAGE_SETUP, errno, "cannot set capabilities");
+  cap_free(now);
+  cap_free(want);
+}
+
+static const char *env_get(const char *const *env, const char *key) {
+  size_t kl = strlen(key);
+  for (; env && *env; env++)
+    if (strncmp(*env, key, kl) == 0 && (*env)[kl] == '=')
+      return *env + kl + 1;
+  return NULL;
+}
+
+/* execve with a PATH search using the container's PATH inside the new root
+ * (the host's PATH means nothing there). */
+static void __attribute__((noreturn)) exec_command(const struct strata_run_spec *spec) {
+  const char *cmd = spec->argv[0];
+  const char *path = env_get(spec->env, "PATH");
+  char buf[PATH_MAX];
+  bool saw_eacces = false;
+
+  if (strchr(cmd, '/') != NULL) {
+    execve(cmd, (char *const *)spec->argv, (char *const *)spec->env);
+    fail(STAGE_EXEC, errno, "%s", cmd);
+  }
+  if (path == NULL)
+    path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  while (*path) {
+    const char *end = strchr(path, ':');
+    size_t n = end ? (size_t)(end - path) : strlen(path);
+    if (n > 0 && n + strlen(cmd) + 2 < sizeof(buf)) {
+      memcpy(buf, path, n);
+      buf[n] = '/';
+      strcpy(buf + n + 1, cmd);
+      execve(buf, (char *const *)spec->argv, (char *const *)spec->env);
+      if (errno == EACCES)
+        saw_eacces = true;
+      else if (errno != ENOENT && errno != ENOTDIR)
+        fail(STAGE_EXEC, errno, "%s", buf);
+    }
+    if (end == NULL)
+      break;
+    path = end + 1;
+  }
+  fail(STAGE_EXEC, saw_eacces ? EACCES : ENOENT, "%s", cmd);
+}
+
+/* Closes every descriptor but 0, 1, 2 and the report pipe (which is
+ * close-on-exec).  Done for real, not just marked close-on-exec, before the
+ * chdir: runc CVE-2024-21626 was a leaked directory fd reached through a
+ * working directory of /proc/self/fd/N. */
+static void close_fds(void) {
+  int fd = report_fd;
+  if (fd > 3 && syscall(SYS_close_range, 3U, (unsigned)fd - 1, 0U) < 0 && errno != ENOSYS)
+    fail(STAGE_SETUP, errno, "cannot close the engine's file descriptors");
+  if (syscall(SYS_close_range, (unsigned)fd + 1, ~0U, 0U) < 0) {
+    long max = sysconf(_SC_OPEN_MAX);
+    if (errno != ENOSYS)
+      fail(STAGE_SETUP, errno, "cannot close the engine's file descriptors");
+    for (int i = 3; i < (max > 0 ? max : 65536); i++)
+      if (i != fd)
+        close(i);
+  }
+}
+
+static void __attribute__((noreturn))
+child_main(const struct strata_run_spec *spec, const struct cgroup_layout *cg) {
+  char cwd[PATH_MAX];
+  gid_t groups[256];
+  size_t ng = spec->ngroups < 256 ? spec->ngroups : 256;
+  sigset_t none;
+
+  /* the engine's dispositions (an ignored SIGPIPE) would survive exec */
+  for (int s = 1; s < NSIG; s++)
+    signal(s, SIG_DFL);
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  umask(022);
+
+  setup_rootfs(spec, cg);
+  loopback_up();
+  if (spec->hostname && *spec->hostname &&
+      sethostname(spec->hostname, strlen(spec->hostname)) < 0)
+    fail(STAGE_SETUP, errno, "cannot set the host name '%s'", spec->hostname);
+
+  drop_bounding_set();
+  for (size_t i = 0; i < ng; i++)
+    groups[i] = spec->groups[i];
+  if (setgroups(ng, groups) < 0)
+    fail(STAGE_SETUP, errno, "setgroups");
+  if (setgid(spec->gid) < 0)
+    fail(STAGE_SETUP, errno, "setgid %u", spec->gid);
+  if (setuid(spec->uid) < 0)
+    fail(STAGE_SETUP, errno, "setuid %u", spec->uid);
+  set_capabilities(spec->uid);
+  /* a foreground container must not outlive its engine (cleared by setuid,
+   * so set after it) */
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+
+  close_fds();
+  if (chdir(spec->cwd) < 0)
+    fail(STAGE_SETUP, errno, "cannot change to the working directory '%s'", spec->cwd);
+  /* After pivot_root the host's tree is detached: a directory outside the
+   * container makes getcwd fail (glibc refuses "(unreachable)/..."). */
+  if (getcwd(cwd, sizeof(cwd)) == NULL || cwd[0] != '/')
+    fail(STAGE_SETUP, errno ? errno : ENOENT,
+         "the working directory '%s' is outside the container", spec->cwd);
+
+  /* /proc/self/exe (runc CVE-2019-5736): this process stops being the
+   * engine at the execve below, and the engine never re-executes itself in
+   * the container.  The parent engine process lives in the host's PID
+   * namespace, which the container's /proc does not show, so no process of
+   * the container can reach the engine's binary through /proc/PID/exe. */
+  exec_command(spec);
+}
+
+/* ---------------------------------------------------------------- the engine side */
+
+static int ns_init(const struct strata_host *h, const struct strata_plugin_context *ctx,
+                   void **state, struct strata_error **err) {
+  host = h;
+  *state = NULL;
+  return 0;
+}
+
+/* fork(2) straight into new namespaces.  A raw clone without CLONE_VM and
+ * without a stack behaves as fork; glibc's clone() wrapper would want a
+ * stack of its own. */
+static pid_t clone_into_namespaces(unsigned long flags) {
+  return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+}
+
+static int ns_probe(void *state, struct strata_error **err) {
+  pid_t pid;
+  int status;
+
+  if (CAP_IS_SUPPORTED(CAP_SETPCAP) == 0)
+    return host->error(err, 0, "the kernel does not support capability bounding sets");
+  pid = clone_into_namespaces(NS_FLAGS);
+  if (pid < 0)
+    return host->error(err, errno,
+                       "cannot create mount, PID, UTS, IPC, network and cgroup namespaces");
+  if (pid == 0)
+    _exit(0);
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR)
+      return host->error(err, errno, "cannot create namespaces");
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return host->error(err, 0, "a process in new namespaces did not exit cleanly");
+  return 0;
+}
+
+static void forward_signal(int sig) {
+  if (child_pid > 0)
+    kill(child_pid, sig);
+}
+
+static int ns_run(void *state, const struct strata_run_spec *spec, struct strata_error **err) {
+  static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+  struct sigaction sa = {.sa_handler = forward_signal}, old[4];
+  struct cgroup_layout cg;
+  struct child_failure f;
+  sigset_t block, saved;
+  int pipefd[2], status;
+  ssize_t n;
+  pid_t pid;
+
+  if (spec->argv == NULL || spec->argv[0] == NULL)
+    return host->error(err, 0, "no command specified");
+  cgroup_layout_read(&cg);
+  if (pipe2(pipefd, O_CLOEXEC) < 0)
+    return host->error(err, errno, "cannot start container");
+  /* no signal may arrive between the clone and knowing the child's PID */
+  sigemptyset(&block);
+  for (int i = 0; i < 4; i++)
+    sigaddset(&block, sigs[i]);
+  sigprocmask(SIG_BLOCK, &block, &saved);
+  pid = clone_into_namespaces(NS_FLAGS);
+  if (pid == 0) {
+    close(pipefd[0]);
+    report_fd = pipefd[1];
+    child_main(spec, &cg);
+  }
+  if (pid < 0) {
+    int e = errno;
+    sigprocmask(SIG_SETMASK, &saved, NULL);
+    close(pipefd[0]);
+    close(pipefd[1]);
+    return host->error(err, e, "cannot create the container's namespaces");
+  }
+  child_pid = pid;
+  sigemptyset(&sa.sa_mask);
+  for (int i = 0; i < 4; i++)
+    sigaction(sigs[i], &sa, &old[i]);
+  sigprocmask(SIG_SETMASK, &saved, NULL);
+  close(pipefd[1]);
+  do
+    n = read(pipefd[0], &f, sizeof(f));
+  while (n < 0 && errno == EINTR);
+  close(pipefd[0]);
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  for (int i = 0; i < 4; i++)
+    sigaction(sigs[i], &old[i], NULL);
+  child_pid = 0;
+  if (n == (ssize_t)sizeof(f)) {
+    f.what[sizeof(f.what) - 1] = '\0';
+    if (f.stage == STAGE_EXEC && (f.errnum == ENOENT || f.errnum == ENOTDIR)) {
+      host->error(err, 0, "exec: \"%s\": executable file not found in $PATH", f.what);
+      return STRATA_RUN_NOT_FOUND;
+    }
+    if (f.stage == STAGE_EXEC) {
+      host->error(err, f.errnum, "exec: \"%s\"", f.what);
+      return STRATA_RUN_CANNOT_EXEC;
+    }
+    host->error(err, f.errnum, "cannot start container: %s", f.what);
+    return STRATA_RUN_ENGINE_ERROR;
+  }
+  if (WIFEXITED(status))
+    return WEXITSTATUS(status);
+  if (WIFSIGNALED(status))
+    return 128 + WTERMSIG(status);
+  return host->error(err, 0, "container ended in an unknown way");
+}
+
+static const struct strata_isolation_ops ns_ops = {
+    .version = STRATA_ISOLATION_OPS_VERSION,
+    .caps = STRATA_ISOLATION_CAP_ISOLATES,
+    .probe = ns_probe,
+    .run = ns_run,
+};
+
+static const struct strata_plugin_info ns_info = {
+    STRATA_PLUGIN_INFO_INIT(STRATA_PLUGIN_ISOLATION, "namespaces", PACKAGE_VERSION,
+                            "Linux namespaces (mount, PID, UTS, IPC, network: loopback only, "
+                            "cgroup), pivot_root, Docker's default capabilities and masked paths",
+                            "Apache-2.0"),
+    .init = ns_init,
+    .ops = &ns_ops,
+};
+
+STRATA_PLUGIN_DEFINE(ns_info)
