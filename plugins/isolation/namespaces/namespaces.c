@@ -309,6 +309,9 @@ static void setup_dev(int rootfd) {
   for (size_t i = 0; i < sizeof(dev_links) / sizeof(dev_links[0]); i++) {
     char dst[32];
     snprintf(dst, sizeof(dst), "dev/%s", dev_links[i][1]);
+    /* runc's rule: /dev/core only when there is a /proc/kcore */
+    if (strcmp(dev_links[i][1], "core") == 0 && faccessat(rootfd, "proc/kcore", F_OK, 0) < 0)
+      continue;
     if (symlinkat(dev_links[i][0], rootfd, dst) < 0)
       fail(STAGE_SETUP, errno, "cannot create /%s", dst);
   }
