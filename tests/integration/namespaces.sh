@@ -70,6 +70,15 @@ nsrun --hostname box-1 "$IMG" sh -c 'cat /proc/sys/kernel/hostname; busybox host
 check_eq "--hostname sets the container's host name" "$(printf '%s\n' box-1 box-1)" "$OUT"
 check_eq "the host's name is untouched" "$host_name" "$(cat /proc/sys/kernel/hostname)"
 
+# /etc/hostname and /etc/hosts: bound in from the engine, as Docker does
+nsrun --hostname box-2 "$IMG" sh -c 'cat /etc/hostname; grep -c "^127.0.0.1	localhost$" /etc/hosts; echo "10.0.0.1 x" >> /etc/hosts && echo appended'
+check_eq "/etc/hostname holds the host name, /etc/hosts localhost; root may edit it" "$(printf '%s\n' box-2 1 appended)" "$OUT"
+nsrun -u 1000 "$IMG" sh -c 'grep -c localhost /etc/hosts; echo x >> /etc/hosts 2>/dev/null || echo refused'
+check_eq "-u 1000 reads /etc/hosts and cannot write it" "$(printf '%s\n' 2 refused)" "$OUT"
+nsrun "$IMG" sh -c 'grep -c "10.0.0.1" /etc/hosts'
+check_eq "a container's /etc/hosts edit does not reach the next container" 0 "$OUT"
+check_eq "no per-run /etc files left in the store" "" "$(find "$ROOT/plugins" -mindepth 2 2>/dev/null)"
+
 # ---------------------------------------------------------------- capabilities
 nsrun "$IMG" cat /proc/self/status
 check_eq "root: CapBnd is Docker's default set" "$DOCKER_CAPS" "$(capline CapBnd)"
@@ -89,8 +98,8 @@ check_not_contains "root without CAP_SYS_ADMIN cannot mount" "$OUT" mounted
 # ---------------------------------------------------------------- /proc, /sys, masked and read-only paths
 nsrun "$IMG" cat /proc/self/mountinfo
 mi=$OUT
-check_eq "mount points: only /, /proc, /dev and /sys below the new root" "" \
-    "$(printf '%s\n' "$mi" | awk '{ print $5 }' | grep -Ev '^/$|^/(proc|dev|sys)(/|$)')"
+check_eq "mount points: only /, /proc, /dev, /sys, /etc/hostname and /etc/hosts" "" \
+    "$(printf '%s\n' "$mi" | awk '{ print $5 }' | grep -Ev '^/$|^/(proc|dev|sys)(/|$)|^/etc/hosts?(name)?$')"
 check_match "/proc is a fresh proc, nosuid,nodev,noexec" "$mi" '^[0-9]+ [0-9]+ [0-9:]+ / /proc rw,nosuid,nodev,noexec[, ].* - proc '
 check_match "/sys is sysfs, read-only, nosuid,nodev,noexec" "$mi" ' / /sys ro,nosuid,nodev,noexec[, ].* - sysfs '
 check_match "/sys/fs/cgroup is read-only" "$mi" ' /sys/fs/cgroup ro,'
@@ -198,7 +207,13 @@ for d in proc sys dev; do
     nsrun "localhost/bad:$d-link" true
     check_error "an image whose /$d is a symlink is refused (125)" 125 "/$d is a symbolic link"
 done
-sx images -q
+mkdir -p "$TMPD/l-hosts/etc/hosts"
+tar -C "$TMPD/l-hosts" --numeric-owner -cf "$TMPD/l-hosts.tar" etc
+umoci raw add-layer --image "$BAD:1" --tag hosts-dir "$TMPD/l-hosts.tar" >/dev/null 2>&1 ||
+    die "umoci raw add-layer failed for etc/hosts"
+sx pull "oci:$BAD:hosts-dir"
+nsrun "localhost/bad:hosts-dir" true
+check_error "an image whose /etc/hosts is a directory is refused (125)" 125 "/etc/hosts" "Is a directory"
 check_eq "no mount of the containers is left in the host's mount table" "" "$(grep -F "$TMPD" /proc/self/mountinfo)"
 check_eq "--rm leaves no container" 0 "$(nctr)"
 finish

@@ -58,6 +58,19 @@
 static const struct strata_host *host;
 static volatile pid_t child_pid;
 
+struct ns_state {
+  char *data_dir; /* <root>/plugins/isolation-namespaces: per-run /etc files */
+};
+
+/* Docker's /etc/hosts for a container without a network of its own. */
+static const char hosts_file[] = "127.0.0.1\tlocalhost\n"
+                                 "::1\tlocalhost ip6-localhost ip6-loopback\n"
+                                 "fe00::0\tip6-localnet\n"
+                                 "ff00::0\tip6-mcastprefix\n"
+                                 "ff02::1\tip6-allnodes\n"
+                                 "ff02::2\tip6-allrouters\n";
+static const char *const etc_files[] = {"hostname", "hosts"};
+
 /* Docker's default capabilities (moby oci/caps/defaults.go): the bounding
  * set is exactly these, 0x00000000a80425fb. */
 static const cap_value_t default_caps[] = {
@@ -317,6 +330,34 @@ static void setup_dev(int rootfd) {
   }
 }
 
+/* Binds the engine's /etc/hostname and /etc/hosts over the image's, as
+ * Docker does, so they never land in the container's writable layer.  The
+ * parent made the mount points (etc_files_prepare) with proper errors; this
+ * resolves them again, inside the root, in the container's mount namespace
+ * (a descriptor from the parent's namespace cannot be mounted on).  Done
+ * before /proc, /dev and /sys are mounted: an image whose /etc/hosts is a
+ * symlink resolves to one of its own files, never to a kernel file. */
+static void bind_etc_files(int rootfd, const char *dir) {
+  for (size_t i = 0; dir != NULL && i < sizeof(etc_files) / sizeof(etc_files[0]); i++) {
+    char src[PATH_MAX + 16], dst[32], target[64];
+    struct stat st;
+    int fd;
+    snprintf(src, sizeof(src), "%s/%s", dir, etc_files[i]);
+    snprintf(dst, sizeof(dst), "/etc/%s", etc_files[i]);
+    /* O_NONBLOCK: never hang on a FIFO */
+    errno = 0;
+    fd = host->open_in_root(rootfd, dst, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0, NULL);
+    if (fd < 0)
+      fail(STAGE_SETUP, errno, "cannot open %s in the container", dst);
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+      fail(STAGE_REFUSED, 0, "the image's %s is not a regular file; refusing to run it", dst);
+    snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
+    if (mount(src, target, NULL, MS_BIND, NULL) < 0)
+      fail(STAGE_SETUP, errno, "cannot mount %s", dst);
+    close(fd);
+  }
+}
+
 static void setup_cgroup(int rootfd, const struct cgroup_layout *cg) {
   const unsigned long ro = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
   if (cg->mode == CG_NONE)
@@ -390,7 +431,8 @@ static void loopback_up(void) {
 }
 
 /* Builds the container's mount tree on a bind of ROOTFS and pivots into it. */
-static void setup_rootfs(const struct strata_run_spec *spec, const struct cgroup_layout *cg) {
+static void setup_rootfs(const struct strata_run_spec *spec, const struct cgroup_layout *cg,
+                         const char *etc_dir) {
   int rootfd, fd;
 
   /* nothing done here may reach the host's mount tree */
@@ -412,6 +454,7 @@ static void setup_rootfs(const struct strata_run_spec *spec, const struct cgroup
   if (rootfd < 0)
     fail(STAGE_SETUP, errno, "cannot open the root file system '%s'", spec->rootfs);
 
+  bind_etc_files(rootfd, etc_dir);
   fd = open_top_dir(rootfd, "proc");
   mount_on_fd(fd, "proc", "proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL);
   close(fd);
@@ -531,7 +574,7 @@ static void close_fds(void) {
 }
 
 static void __attribute__((noreturn))
-child_main(const struct strata_run_spec *spec, const struct cgroup_layout *cg) {
+child_main(const struct strata_run_spec *spec, const struct cgroup_layout *cg, const char *etc_dir) {
   char cwd[PATH_MAX];
   gid_t groups[256];
   size_t ng = spec->ngroups < 256 ? spec->ngroups : 256;
@@ -544,7 +587,7 @@ child_main(const struct strata_run_spec *spec, const struct cgroup_layout *cg) {
   sigprocmask(SIG_SETMASK, &none, NULL);
   umask(022);
 
-  setup_rootfs(spec, cg);
+  setup_rootfs(spec, cg, etc_dir);
   loopback_up();
   if (spec->hostname && *spec->hostname &&
       sethostname(spec->hostname, strlen(spec->hostname)) < 0)
@@ -585,9 +628,75 @@ child_main(const struct strata_run_spec *spec, const struct cgroup_layout *cg) {
 
 static int ns_init(const struct strata_host *h, const struct strata_plugin_context *ctx,
                    void **state, struct strata_error **err) {
+  struct ns_state *st = calloc(1, sizeof(*st));
   host = h;
-  *state = NULL;
+  if (st == NULL || (ctx->data_dir && (st->data_dir = strdup(ctx->data_dir)) == NULL)) {
+    free(st);
+    return host->error(err, ENOMEM, "cannot start the namespaces backend");
+  }
+  *state = st;
   return 0;
+}
+
+static void ns_fini(void *state) {
+  struct ns_state *st = state;
+  if (st != NULL)
+    free(st->data_dir);
+  free(st);
+}
+
+static int write_file_at(int dirfd, const char *name, const char *text) {
+  size_t len = strlen(text);
+  int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return -1;
+  if (fchmod(fd, 0644) < 0 || write(fd, text, len) != (ssize_t)len) {
+    int e = errno;
+    close(fd);
+    errno = e ? e : EIO;
+    return -1;
+  }
+  return close(fd);
+}
+
+/* Writes this run's /etc/hostname and /etc/hosts under DATA_DIR/ID and
+ * returns that directory's fd (the caller removes ID when the container
+ * ends), or -1 with *err set. */
+static int etc_files_write(const char *data_dir, const struct strata_run_spec *spec,
+                           char *path, size_t pathlen, struct strata_error **err) {
+  char hostname[300];
+  int top, dir;
+
+  if (mkdir(data_dir, 0700) < 0 && errno != EEXIST) {
+    /* <root>/plugins may not exist yet */
+    int slash = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int r = slash < 0 ? -1 : host->mkdir_p_at(slash, data_dir, 0700, err);
+    if (slash >= 0)
+      close(slash);
+    if (r < 0)
+      return slash < 0 ? host->error(err, errno, "cannot create '%s'", data_dir) : -1;
+  }
+  top = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (top < 0)
+    return host->error(err, errno, "cannot open '%s'", data_dir);
+  if (mkdirat(top, spec->id, 0700) < 0 && errno != EEXIST) {
+    int e = errno;
+    close(top);
+    return host->error(err, e, "cannot create '%s/%s'", data_dir, spec->id);
+  }
+  dir = openat(top, spec->id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  snprintf(hostname, sizeof(hostname), "%s\n", spec->hostname ? spec->hostname : "");
+  if (dir < 0 || write_file_at(dir, "hostname", hostname) < 0 ||
+      write_file_at(dir, "hosts", hosts_file) < 0) {
+    int e = errno;
+    if (dir >= 0)
+      close(dir);
+    close(top);
+    return host->error(err, e, "cannot write the container's /etc files in '%s'", data_dir);
+  }
+  close(dir);
+  snprintf(path, pathlen, "%s/%s", data_dir, spec->id);
+  return top;
 }
 
 /* fork(2) straight into new namespaces.  A raw clone without CLONE_VM and
@@ -617,6 +726,50 @@ static int ns_probe(void *state, struct strata_error **err) {
   return 0;
 }
 
+/* Makes /etc/hostname and /etc/hosts exist in ROOTFS as regular files (the
+ * mount points for bind_etc_files), resolved inside it. */
+static int etc_files_prepare(const char *rootfs, struct strata_error **err) {
+  int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0)
+    return host->error(err, errno, "cannot open the root file system '%s'", rootfs);
+  if (host->mkdir_p_at(rootfd, "etc", 0755, err) < 0) {
+    close(rootfd);
+    return host->error_wrap(err, "cannot create /etc in the container");
+  }
+  for (size_t i = 0; i < sizeof(etc_files) / sizeof(etc_files[0]); i++) {
+    char dst[32];
+    struct stat st;
+    int fd;
+    snprintf(dst, sizeof(dst), "/etc/%s", etc_files[i]);
+    fd = host->open_in_root(rootfd, dst, O_RDONLY | O_CREAT | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+                            0644, err);
+    if (fd < 0) {
+      close(rootfd);
+      return host->error_wrap(err, "cannot create %s in the container", dst);
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+      close(fd);
+      close(rootfd);
+      return host->error(err, 0, "the image's %s is not a regular file; refusing to run it", dst);
+    }
+    close(fd);
+  }
+  close(rootfd);
+  return 0;
+}
+
+/* The container's mounts died with its mount namespace: drop the files. */
+static void etc_files_remove(int top, const char *id) {
+  struct strata_error *e = NULL;
+  if (top < 0)
+    return;
+  if (host->remove_tree_at(top, id, &e) < 0) {
+    host->log(STRATA_LOG_WARNING, DOMAIN, "cannot remove the /etc files of %.12s", id);
+    host->error_free(e);
+  }
+  close(top);
+}
+
 static void forward_signal(int sig) {
   if (child_pid > 0)
     kill(child_pid, sig);
@@ -625,8 +778,11 @@ static void forward_signal(int sig) {
 static int ns_run(void *state, const struct strata_run_spec *spec, struct strata_error **err) {
   static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
   struct sigaction sa = {.sa_handler = forward_signal}, old[4];
+  struct ns_state *st = state;
   struct cgroup_layout cg;
   struct child_failure f;
+  char etc_dir[PATH_MAX];
+  int etc_top = -1;
   sigset_t block, saved;
   int pipefd[2], status;
   ssize_t n;
@@ -634,9 +790,21 @@ static int ns_run(void *state, const struct strata_run_spec *spec, struct strata
 
   if (spec->argv == NULL || spec->argv[0] == NULL)
     return host->error(err, 0, "no command specified");
+  if (strchr(spec->id, '/') != NULL || spec->id[0] == '.')
+    return host->error(err, 0, "invalid container ID '%s'", spec->id);
   cgroup_layout_read(&cg);
-  if (pipe2(pipefd, O_CLOEXEC) < 0)
-    return host->error(err, errno, "cannot start container");
+  if (st != NULL && st->data_dir != NULL) {
+    if (etc_files_prepare(spec->rootfs, err) < 0)
+      return STRATA_RUN_ENGINE_ERROR;
+    etc_top = etc_files_write(st->data_dir, spec, etc_dir, sizeof(etc_dir), err);
+    if (etc_top < 0)
+      return STRATA_RUN_ENGINE_ERROR;
+  }
+  if (pipe2(pipefd, O_CLOEXEC) < 0) {
+    int e = errno;
+    etc_files_remove(etc_top, spec->id);
+    return host->error(err, e, "cannot start container");
+  }
   /* no signal may arrive between the clone and knowing the child's PID */
   sigemptyset(&block);
   for (int i = 0; i < 4; i++)
@@ -646,13 +814,14 @@ static int ns_run(void *state, const struct strata_run_spec *spec, struct strata
   if (pid == 0) {
     close(pipefd[0]);
     report_fd = pipefd[1];
-    child_main(spec, &cg);
+    child_main(spec, &cg, etc_top >= 0 ? etc_dir : NULL);
   }
   if (pid < 0) {
     int e = errno;
     sigprocmask(SIG_SETMASK, &saved, NULL);
     close(pipefd[0]);
     close(pipefd[1]);
+    etc_files_remove(etc_top, spec->id);
     return host->error(err, e, "cannot create the container's namespaces");
   }
   child_pid = pid;
@@ -670,6 +839,7 @@ static int ns_run(void *state, const struct strata_run_spec *spec, struct strata
   for (int i = 0; i < 4; i++)
     sigaction(sigs[i], &old[i], NULL);
   child_pid = 0;
+  etc_files_remove(etc_top, spec->id);
   if (n == (ssize_t)sizeof(f)) {
     f.what[sizeof(f.what) - 1] = '\0';
     if (f.stage == STAGE_EXEC && (f.errnum == ENOENT || f.errnum == ENOTDIR)) {
@@ -703,6 +873,7 @@ static const struct strata_plugin_info ns_info = {
                             "cgroup), pivot_root, Docker's default capabilities and masked paths",
                             "Apache-2.0"),
     .init = ns_init,
+    .fini = ns_fini,
     .ops = &ns_ops,
 };
 
