@@ -792,6 +792,10 @@ static int ns_run(void *state, const struct strata_run_spec *spec, struct strata
     return host->error(err, 0, "no command specified");
   if (strchr(spec->id, '/') != NULL || spec->id[0] == '.')
     return host->error(err, 0, "invalid container ID '%s'", spec->id);
+  if (spec->tty)
+    host->log(STRATA_LOG_WARNING, DOMAIN,
+              "-t: no pseudo-terminal is allocated yet; the container shares the caller's "
+              "standard streams");
   cgroup_layout_read(&cg);
   if (st != NULL && st->data_dir != NULL) {
     if (etc_files_prepare(spec->rootfs, err) < 0)
