@@ -143,6 +143,12 @@ check_eq "network: only lo, and it is up (flags 0x9)" "$(printf '%s\n' lo lo 0x9
 # ---------------------------------------------------------------- file descriptors
 nsrun "$IMG" ls /proc/self/fd 7</ 8<"$BB/index.json" 9>"$TMPD/fd9"
 check_eq "no fd of the engine reaches the container (0 1 2, and ls's own)" "$(printf '%s\n' 0 1 2 3)" "$OUT"
+# an engine started with stdin closed: the container gets /dev/null there,
+# never one of the engine's descriptors that took the free slot
+timeout -k 5 "$STRATA_TEST_TIMEOUT" "$STRATA" --root "$ROOT" --isolation namespaces run --rm "$IMG" \
+    sh -c 'readlink /proc/self/fd/0; ls /proc/self/fd' <&- >"$TMPD/out" 2>&1
+check_eq "stdin closed by the caller: /dev/null in the container, no other fd" \
+    "$(printf '%s\n' /dev/null 0 1 2 3)" "$(cat "$TMPD/out")"
 host_root=$(ls -A / | sort | paste -sd' ')
 ctr_root="bin data dev etc hello.txt home proc sys tmp"
 for w in /proc/self/fd/7 /proc/self/fd/3 /proc/1/fd/7 /proc/self/cwd/../../../proc/self/fd/8; do

@@ -573,6 +573,28 @@ static void close_fds(void) {
   }
 }
 
+/* A standard stream the caller left closed may have been reused by one of
+ * the engine's own descriptors (all close-on-exec): give the container
+ * /dev/null there instead, as Docker does, never the engine's file. */
+static void sanitize_std_fds(void) {
+  for (int i = 0; i < 3; i++) {
+    int fl = fcntl(i, F_GETFD), n;
+    if (fl >= 0 && !(fl & FD_CLOEXEC))
+      continue;
+    n = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (n < 0)
+      fail(STAGE_SETUP, errno, "cannot open /dev/null");
+    if (n == i) {
+      if (fcntl(i, F_SETFD, 0) < 0)
+        fail(STAGE_SETUP, errno, "cannot set up the standard streams");
+      continue;
+    }
+    if (dup2(n, i) < 0)
+      fail(STAGE_SETUP, errno, "cannot set up the standard streams");
+    close(n);
+  }
+}
+
 static void __attribute__((noreturn))
 child_main(const struct strata_run_spec *spec, const struct cgroup_layout *cg, const char *etc_dir) {
   char cwd[PATH_MAX];
@@ -588,6 +610,7 @@ child_main(const struct strata_run_spec *spec, const struct cgroup_layout *cg, c
   umask(022);
 
   setup_rootfs(spec, cg, etc_dir);
+  sanitize_std_fds();
   loopback_up();
   if (spec->hostname && *spec->hostname &&
       sethostname(spec->hostname, strlen(spec->hostname)) < 0)
@@ -817,7 +840,12 @@ static int ns_run(void *state, const struct strata_run_spec *spec, struct strata
   pid = clone_into_namespaces(NS_FLAGS);
   if (pid == 0) {
     close(pipefd[0]);
-    report_fd = pipefd[1];
+    /* above the standard streams even when the engine ran with one closed,
+     * so close_fds() can keep 0, 1 and 2 and close everything else */
+    report_fd = fcntl(pipefd[1], F_DUPFD_CLOEXEC, 3);
+    if (report_fd < 0)
+      _exit(127);
+    close(pipefd[1]);
     child_main(spec, &cg, etc_top >= 0 ? etc_dir : NULL);
   }
   if (pid < 0) {
