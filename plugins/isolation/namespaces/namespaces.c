@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -493,24 +494,25 @@ static void drop_bounding_set(void) {
     fail(STAGE_SETUP, errno, "cannot clear the ambient capabilities");
 }
 
-static void set_capabilities(uint32_t uid) {
+/* The capability state the container's process ends with, built by the
+ * parent (libcap allocates; the child must not, see clone_child). */
+static cap_t container_caps(uint32_t uid) {
   cap_t now = cap_get_proc(), want = cap_init();
-  if (now == NULL || want == NULL)
-    fail(STAGE_SETUP, errno, "cannot read capabilities");
-  if (uid == 0) {
-    for (size_t i = 0; i < N_DEFAULT_CAPS; i++) {
-      cap_flag_value_t have = CAP_CLEAR;
-      /* an engine that lacks one cannot give it */
-      if (cap_get_flag(now, default_caps[i], CAP_PERMITTED, &have) < 0 || have != CAP_SET)
-        continue;
-      cap_set_flag(want, CAP_PERMITTED, 1, &default_caps[i], CAP_SET);
-      cap_set_flag(want, CAP_EFFECTIVE, 1, &default_caps[i], CAP_SET);
-    }
+  if (now == NULL || want == NULL) {
+    cap_free(now);
+    cap_free(want);
+    return NULL;
   }
-  if (cap_set_proc(want) < 0)
-    fail(STAGE_SETUP, errno, "cannot set capabilities");
+  for (size_t i = 0; uid == 0 && i < N_DEFAULT_CAPS; i++) {
+    cap_flag_value_t have = CAP_CLEAR;
+    /* an engine that lacks one cannot give it */
+    if (cap_get_flag(now, default_caps[i], CAP_PERMITTED, &have) < 0 || have != CAP_SET)
+      continue;
+    cap_set_flag(want, CAP_PERMITTED, 1, &default_caps[i], CAP_SET);
+    cap_set_flag(want, CAP_EFFECTIVE, 1, &default_caps[i], CAP_SET);
+  }
   cap_free(now);
-  cap_free(want);
+  return want;
 }
 
 static const char *env_get(const char *const *env, const char *key) {
@@ -595,8 +597,17 @@ static void sanitize_std_fds(void) {
   }
 }
 
-static void __attribute__((noreturn))
-child_main(const struct strata_run_spec *spec, const struct cgroup_layout *cg, const char *etc_dir) {
+/* What the parent hands the child (shared memory: read only). */
+struct child_args {
+  const struct strata_run_spec *spec;
+  const struct cgroup_layout *cg;
+  const char *etc_dir; /* NULL: no /etc/hostname and /etc/hosts */
+  cap_t caps;
+  int pipe_read, pipe_write;
+};
+
+static void __attribute__((noreturn)) child_main(const struct child_args *a) {
+  const struct strata_run_spec *spec = a->spec;
   char cwd[PATH_MAX];
   gid_t groups[256];
   size_t ng = spec->ngroups < 256 ? spec->ngroups : 256;
@@ -608,8 +619,15 @@ child_main(const struct strata_run_spec *spec, const struct cgroup_layout *cg, c
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
   umask(022);
+  close(a->pipe_read);
+  /* above the standard streams even when the engine ran with one closed,
+   * so close_fds() can keep 0, 1 and 2 and close everything else */
+  report_fd = fcntl(a->pipe_write, F_DUPFD_CLOEXEC, 3);
+  if (report_fd < 0)
+    _exit(127);
+  close(a->pipe_write);
 
-  setup_rootfs(spec, cg, etc_dir);
+  setup_rootfs(spec, a->cg, a->etc_dir);
   sanitize_std_fds();
   loopback_up();
   if (spec->hostname && *spec->hostname &&
@@ -625,7 +643,8 @@ child_main(const struct strata_run_spec *spec, const struct cgroup_layout *cg, c
     fail(STAGE_SETUP, errno, "setgid %u", spec->gid);
   if (setuid(spec->uid) < 0)
     fail(STAGE_SETUP, errno, "setuid %u", spec->uid);
-  set_capabilities(spec->uid);
+  if (cap_set_proc(a->caps) < 0)
+    fail(STAGE_SETUP, errno, "cannot set capabilities");
   /* a foreground container must not outlive its engine (cleared by setuid,
    * so set after it) */
   prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -722,11 +741,35 @@ static int etc_files_write(const char *data_dir, const struct strata_run_spec *s
   return top;
 }
 
-/* fork(2) straight into new namespaces.  A raw clone without CLONE_VM and
- * without a stack behaves as fork; glibc's clone() wrapper would want a
- * stack of its own. */
-static pid_t clone_into_namespaces(unsigned long flags) {
-  return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+static int child_entry(void *arg) {
+  child_main(arg);
+}
+
+static int probe_entry(void *arg) {
+  return 0;
+}
+
+/* Starts FN(ARG) in new namespaces, as posix_spawn does: CLONE_VM |
+ * CLONE_VFORK on a stack of its own, the parent suspended until the child
+ * execs or exits.  Copying the engine's page tables (fork) costs several
+ * milliseconds on a virtual machine; this does not.  The price: until its
+ * exec the child shares the engine's memory, so it never allocates (libcap
+ * state and paths are prepared by the parent), and only writes its own
+ * stack and report_fd.  Its file table and signal dispositions are its own
+ * (no CLONE_FILES, no CLONE_SIGHAND). */
+static pid_t clone_child(int (*fn)(void *), void *arg, unsigned long flags) {
+  const size_t size = 1 << 20;
+  void *stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
+                     -1, 0);
+  pid_t pid;
+  int e;
+  if (stack == MAP_FAILED)
+    return -1;
+  pid = clone(fn, (char *)stack + size, flags | CLONE_VM | CLONE_VFORK | SIGCHLD, arg);
+  e = errno;
+  munmap(stack, size);
+  errno = e;
+  return pid;
 }
 
 static int ns_probe(void *state, struct strata_error **err) {
@@ -735,12 +778,10 @@ static int ns_probe(void *state, struct strata_error **err) {
 
   if (CAP_IS_SUPPORTED(CAP_SETPCAP) == 0)
     return host->error(err, 0, "the kernel does not support capability bounding sets");
-  pid = clone_into_namespaces(NS_FLAGS);
+  pid = clone_child(probe_entry, NULL, NS_FLAGS);
   if (pid < 0)
     return host->error(err, errno,
                        "cannot create mount, PID, UTS, IPC, network and cgroup namespaces");
-  if (pid == 0)
-    _exit(0);
   while (waitpid(pid, &status, 0) < 0)
     if (errno != EINTR)
       return host->error(err, errno, "cannot create namespaces");
@@ -806,6 +847,8 @@ static int ns_run(void *state, const struct strata_run_spec *spec, struct strata
   struct child_failure f;
   char etc_dir[PATH_MAX];
   int etc_top = -1;
+  struct child_args args;
+  cap_t caps;
   sigset_t block, saved;
   int pipefd[2], status;
   ssize_t n;
@@ -827,8 +870,15 @@ static int ns_run(void *state, const struct strata_run_spec *spec, struct strata
     if (etc_top < 0)
       return STRATA_RUN_ENGINE_ERROR;
   }
+  caps = container_caps(spec->uid);
+  if (caps == NULL) {
+    int e = errno;
+    etc_files_remove(etc_top, spec->id);
+    return host->error(err, e, "cannot prepare the container's capabilities");
+  }
   if (pipe2(pipefd, O_CLOEXEC) < 0) {
     int e = errno;
+    cap_free(caps);
     etc_files_remove(etc_top, spec->id);
     return host->error(err, e, "cannot start container");
   }
@@ -837,17 +887,10 @@ static int ns_run(void *state, const struct strata_run_spec *spec, struct strata
   for (int i = 0; i < 4; i++)
     sigaddset(&block, sigs[i]);
   sigprocmask(SIG_BLOCK, &block, &saved);
-  pid = clone_into_namespaces(NS_FLAGS);
-  if (pid == 0) {
-    close(pipefd[0]);
-    /* above the standard streams even when the engine ran with one closed,
-     * so close_fds() can keep 0, 1 and 2 and close everything else */
-    report_fd = fcntl(pipefd[1], F_DUPFD_CLOEXEC, 3);
-    if (report_fd < 0)
-      _exit(127);
-    close(pipefd[1]);
-    child_main(spec, &cg, etc_top >= 0 ? etc_dir : NULL);
-  }
+  args = (struct child_args){.spec = spec, .cg = &cg, .etc_dir = etc_top >= 0 ? etc_dir : NULL,
+                             .caps = caps, .pipe_read = pipefd[0], .pipe_write = pipefd[1]};
+  pid = clone_child(child_entry, &args, NS_FLAGS);
+  cap_free(caps);
   if (pid < 0) {
     int e = errno;
     sigprocmask(SIG_SETMASK, &saved, NULL);
