@@ -112,7 +112,7 @@ if command -v umoci >/dev/null && umoci unpack --image "$FIXTURES/busybox:1" "$B
         if command -v "$rt" >/dev/null; then
             time_cmd "$rt run (bare bundle)" sh -c 'cd "$1" && exec "$0" --root "$2" run "b$$"' \
                 "$rt" "$BUNDLE" "$TMPD/$rt-state" ||
-                { [ "$rt" = crun ] && [ -s /sys/fs/cgroup/unified/cgroup.controllers ] &&
+                { [ "$rt" = crun ] && grep -q . /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null &&
                     echo "#   (crun refuses the v1/v2 hybrid layout while a controller sits on its v2 mount: this script does not change the host's cgroups)"; }
         else
             printf '%-44s not installed\n' "$rt run (bare bundle)"
@@ -120,6 +120,18 @@ if command -v umoci >/dev/null && umoci unpack --image "$FIXTURES/busybox:1" "$B
     done
 else
     echo "# no OCI bundle (umoci unpack failed): no crun, runc or floor figures"
+fi
+
+# the backends alone: probe() + run() of /bin/true, no core, no storage
+if [ -d "$BUNDLE/rootfs" ] && command -v cc >/dev/null &&
+    cc -O2 -I"$top/include" -o "$TMPD/isolation-run" "$here/isolation-run.c" -ldl 2>"$TMPD/cc.err"; then
+    for b in namespaces chroot; do
+        so=$(ls "$top"/plugins/isolation/$b/.libs/isolation-$b.so 2>/dev/null)
+        [ -n "$so" ] || continue
+        read -r _ p _ r < <("$TMPD/isolation-run" "$so" "$BUNDLE/rootfs" "$N")
+        printf '%-44s %8s ms   (probe %s ms + run %s ms; no core, no storage)\n' "backend $b alone" \
+            "$(awk -v p="$p" -v r="$r" 'BEGIN { printf "%.1f", p + r }')" "$p" "$r"
+    done
 fi
 
 P_PODMAN="podman run --rm --network=none"
