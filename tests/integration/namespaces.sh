@@ -199,6 +199,34 @@ check_eq "-w of a missing directory creates it" /new/dir "$OUT"
 nsrun "$IMG" sh -c 'umask; ls /dev/../hello.txt; echo ok > /tmp/f && cat /tmp/f'
 check_eq "umask 0022, the image's files, a writable layer" "$(printf '%s\n' 0022 /dev/../hello.txt ok)" "$OUT"
 
+# ---------------------------------------------------------------- resource limits (cgroups)
+cgfile() { # CONTROLLER V1-FILE V2-FILE : where the container reads its own limit
+    if [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then echo "/sys/fs/cgroup/$3"
+    elif [ -d "/sys/fs/cgroup/$1" ]; then echo "/sys/fs/cgroup/$1/$2"
+    else echo "/sys/fs/cgroup/unified/$3"; fi
+}
+sx --isolation namespaces run --name t-limits -m 32m --pids-limit 5 --cpus 0.5 "$IMG" sh -c \
+    "cat $(cgfile memory memory.limit_in_bytes memory.max) $(cgfile pids pids.max pids.max); cat $(cgfile cpu cpu.cfs_quota_us cpu.max) | cut -d' ' -f1"
+check_eq "--memory 32m, --pids-limit 5, --cpus 0.5 reach the container's cgroups" \
+    "$(printf '%s\n' 33554432 5 50000)" "$OUT"
+sx inspect t-limits
+check_eq "inspect: HostConfig.Memory, PidsLimit, NanoCpus" "33554432 5 500000000" \
+    "$(printf '%s' "$OUT" | jq -r '.[0].HostConfig | "\(.Memory) \(.PidsLimit) \(.NanoCpus)"' 2>&1)"
+lid=$(printf '%s' "$OUT" | jq -r '.[0].Id')
+check_eq "the container's cgroups are removed when it ends" "" \
+    "$(find /sys/fs/cgroup -maxdepth 8 -type d \( -name "strata-$lid" -o -path "*/strata/$lid" \) 2>/dev/null)"
+st rm t-limits >/dev/null
+nsrun -m 32m "$IMG" busybox dd if=/dev/zero of=/dev/null bs=128M count=1
+check_rc "--memory 32m: allocating 128 MiB gets the process killed (137)" 137
+nsrun --pids-limit 4 "$IMG" sh -c 'for i in 1 2 3 4 5 6; do sleep 1 & done; wait; echo done'
+check_contains "--pids-limit 4: the sixth fork fails" "$ERR" "can't fork"
+nsrun -m 64m "$IMG" sh -c 'cat /proc/self/cgroup | cut -d: -f3 | sort -u'
+check_eq "with limits the cgroup namespace still roots at the container's cgroup" / "$OUT"
+check_fail "--memory below 6 MiB is refused" 125 "Minimum memory limit" -- run --rm -m 1m "$IMG" true
+check_fail "chroot refuses limits it cannot enforce (125)" 125 "cannot enforce" -- \
+    --isolation chroot run --rm -m 32m "$IMG" true
+check_eq "--rm: a container that could not start is removed" 0 "$(nctr)"
+
 # ---------------------------------------------------------------- images with /proc, /sys or /dev as a symlink
 BAD=$TMPD/bad
 cp -a "$BB" "$BAD"

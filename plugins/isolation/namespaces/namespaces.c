@@ -24,6 +24,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,6 +211,208 @@ static void cgroup_layout_read(struct cgroup_layout *cg) {
   if (d != NULL)
     closedir(d);
   cg->mode = CG_V1;
+}
+
+/* ---------------------------------------------------------------- resource limits */
+
+/* The cgroups one container's limits live in: one per hierarchy that holds
+ * a controller it needs (v1: memory, pids and cpu may be three; v2: one). */
+#define MAX_LIMIT_DIRS 4
+struct cgroup_limits {
+  size_t n;
+  char dir[MAX_LIMIT_DIRS][PATH_MAX];
+  int procs[MAX_LIMIT_DIRS]; /* cgroup.procs, opened by the parent, written by the child */
+};
+
+static bool has_token(const char *list, const char *tok) {
+  size_t n = strlen(tok);
+  for (const char *p = list; p && *p; p = strchr(p, ','), p = p ? p + 1 : NULL)
+    if (strncmp(p, tok, n) == 0 && (p[n] == ',' || p[n] == '\0' || p[n] == '\n'))
+      return true;
+  return false;
+}
+
+static int write_cgroup_file(const char *dir, const char *file, const char *value,
+                             struct strata_error **err) {
+  char path[PATH_MAX + 64];
+  size_t len = strlen(value);
+  int fd;
+  snprintf(path, sizeof(path), "%s/%s", dir, file);
+  fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || write(fd, value, len) != (ssize_t)len) {
+    int e = errno;
+    if (fd >= 0)
+      close(fd);
+    return host->error(err, e, "cannot write '%s' to %s", value, path);
+  }
+  close(fd);
+  return 0;
+}
+
+/* The engine's own cgroup in the v1 hierarchy holding CONTROLLER. */
+static int own_cgroup_v1(const char *controller, char *out, size_t outlen) {
+  char line[4096];
+  FILE *f = fopen("/proc/self/cgroup", "re");
+  int r = -1;
+  while (f != NULL && r < 0 && fgets(line, sizeof(line), f) != NULL) {
+    char *c = strchr(line, ':'), *p = c ? strchr(c + 1, ':') : NULL;
+    if (p == NULL)
+      continue;
+    *p = '\0';
+    if (!has_token(c + 1, controller))
+      continue;
+    p[strcspn(p + 1, "\n") + 1] = '\0';
+    snprintf(out, outlen, "%s", strcmp(p + 1, "/") == 0 ? "" : p + 1);
+    r = 0;
+  }
+  if (f != NULL)
+    fclose(f);
+  return r;
+}
+
+/* Makes (once) the container's cgroup in the hierarchy that has CONTROLLER
+ * and returns its path in *DIR and whether it is cgroup v2.
+ *   v1: below the engine's own cgroup (<mount>/<engine's>/strata-ID), so
+ *       whatever contains the engine contains the container too;
+ *   v2: <mount>/strata/ID, because v2 cannot enable a controller below a
+ *       cgroup that holds a process (the engine's does), and the root may. */
+static int limits_dir(const struct cgroup_layout *cg, const char *id, const char *controller,
+                      struct cgroup_limits *lim, const char **dir, bool *v2,
+                      struct strata_error **err) {
+  char base[PATH_MAX], path[PATH_MAX + 256], own[PATH_MAX / 2], ctl[256] = "";
+  const struct cgroup_mount *v1 = NULL, *unified = NULL;
+  int fd;
+
+  for (size_t i = 0; i < cg->n; i++) {
+    if (cg->m[i].link[0])
+      continue;
+    if (cg->m[i].v2)
+      unified = &cg->m[i];
+    else if (has_token(cg->m[i].opts, controller))
+      v1 = &cg->m[i];
+  }
+  if (v1 != NULL) {
+    if (own_cgroup_v1(controller, own, sizeof(own)) < 0)
+      return host->error(err, 0, "cannot find the engine's %s cgroup", controller);
+    snprintf(base, sizeof(base), "/sys/fs/cgroup/%s%s", v1->name, own);
+    snprintf(path, sizeof(path), "%s/strata-%s", base, id);
+    *v2 = false;
+  } else {
+    if (cg->mode == CG_V2)
+      snprintf(base, sizeof(base), "/sys/fs/cgroup");
+    else if (unified != NULL)
+      snprintf(base, sizeof(base), "/sys/fs/cgroup/%s", unified->name);
+    else
+      return host->error(err, 0, "no cgroup hierarchy has the %s controller", controller);
+    snprintf(path, sizeof(path), "%s/cgroup.controllers", base);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      ssize_t k = read(fd, ctl, sizeof(ctl) - 1);
+      ctl[k > 0 ? k : 0] = '\0';
+      close(fd);
+    }
+    for (char *p = ctl; *p; p++)
+      if (*p == ' ')
+        *p = ',';
+    if (!has_token(ctl, controller))
+      return host->error(err, 0, "no cgroup hierarchy has the %s controller", controller);
+    snprintf(path, sizeof(path), "+%s", controller);
+    if (write_cgroup_file(base, "cgroup.subtree_control", path, err) < 0)
+      return -1;
+    strcat(base, "/strata");
+    if (mkdir(base, 0755) < 0 && errno != EEXIST)
+      return host->error(err, errno, "cannot create the cgroup %s", base);
+    if (write_cgroup_file(base, "cgroup.subtree_control", path, err) < 0)
+      return -1;
+    snprintf(path, sizeof(path), "%s/%s", base, id);
+    *v2 = true;
+  }
+  for (size_t i = 0; i < lim->n; i++)
+    if (strcmp(lim->dir[i], path) == 0) {
+      *dir = lim->dir[i];
+      return 0;
+    }
+  if (lim->n == MAX_LIMIT_DIRS)
+    return host->error(err, 0, "too many cgroup hierarchies");
+  if (strlen(path) + sizeof("/cgroup.procs") > sizeof(lim->dir[0]))
+    return host->error(err, ENAMETOOLONG, "cannot create a cgroup for %s", controller);
+  if (mkdir(path, 0755) < 0 && errno != EEXIST)
+    return host->error(err, errno, "cannot create the cgroup %s", path);
+  strcpy(lim->dir[lim->n], path);
+  strcat(path, "/cgroup.procs");
+  lim->procs[lim->n] = open(path, O_WRONLY | O_CLOEXEC);
+  if (lim->procs[lim->n] < 0)
+    return host->error(err, errno, "cannot open %s", path);
+  *dir = lim->dir[lim->n++];
+  return 0;
+}
+
+static void limits_remove(struct cgroup_limits *lim) {
+  for (size_t i = lim->n; i-- > 0;) {
+    close(lim->procs[i]);
+    /* the PID namespace is gone once its PID 1 is reaped, but a v1 cgroup
+     * may stay busy for a moment while the kernel lets go of it */
+    for (int tries = 0; rmdir(lim->dir[i]) < 0 && errno == EBUSY && tries < 50; tries++)
+      usleep(2000);
+  }
+  lim->n = 0;
+}
+
+/* Docker's cgroup settings for --memory (memory-swap left at its default,
+ * twice the memory), --pids-limit and --cpus (a 100 ms CFS period). */
+static int limits_create(const struct cgroup_layout *cg, const struct strata_run_spec *spec,
+                         struct cgroup_limits *lim, struct strata_error **err) {
+  bool has_limits = spec->size >= offsetof(struct strata_run_spec, nano_cpus) + sizeof(int64_t);
+  const char *dir;
+  char v[64];
+  bool v2;
+
+  lim->n = 0;
+  if (!has_limits)
+    return 0;
+  if (spec->memory > 0) {
+    if (limits_dir(cg, spec->id, "memory", lim, &dir, &v2, err) < 0)
+      goto fail;
+    snprintf(v, sizeof(v), "%lld", (long long)spec->memory);
+    if (write_cgroup_file(dir, v2 ? "memory.max" : "memory.limit_in_bytes", v, err) < 0)
+      goto fail;
+    snprintf(v, sizeof(v), "%lld", (long long)(v2 ? spec->memory : 2 * spec->memory));
+    snprintf(v + 32, 32, "%s", v2 ? "memory.swap.max" : "memory.memsw.limit_in_bytes");
+    {
+      char probe[PATH_MAX + 64];
+      snprintf(probe, sizeof(probe), "%s/%s", dir, v + 32);
+      if (access(probe, F_OK) == 0 && write_cgroup_file(dir, v + 32, v, err) < 0)
+        goto fail;
+    }
+  }
+  if (spec->pids_limit > 0) {
+    if (limits_dir(cg, spec->id, "pids", lim, &dir, &v2, err) < 0)
+      goto fail;
+    snprintf(v, sizeof(v), "%lld", (long long)spec->pids_limit);
+    if (write_cgroup_file(dir, "pids.max", v, err) < 0)
+      goto fail;
+  }
+  if (spec->nano_cpus > 0) {
+    long long quota = spec->nano_cpus / 10000; /* of a 100000 us period */
+    if (quota < 1000)
+      quota = 1000; /* the kernel's minimum */
+    if (limits_dir(cg, spec->id, "cpu", lim, &dir, &v2, err) < 0)
+      goto fail;
+    if (v2) {
+      snprintf(v, sizeof(v), "%lld 100000", quota);
+      if (write_cgroup_file(dir, "cpu.max", v, err) < 0)
+        goto fail;
+    } else {
+      snprintf(v, sizeof(v), "%lld", quota);
+      if (write_cgroup_file(dir, "cpu.cfs_period_us", "100000", err) < 0 ||
+          write_cgroup_file(dir, "cpu.cfs_quota_us", v, err) < 0)
+        goto fail;
+    }
+  }
+  return 0;
+fail:
+  limits_remove(lim);
+  return host->error_wrap(err, "cannot set the container's resource limits");
 }
 
 /* ---------------------------------------------------------------- the child */
@@ -604,6 +807,7 @@ struct child_args {
   const char *etc_dir; /* NULL: no /etc/hostname and /etc/hosts */
   cap_t caps;
   int pipe_read, pipe_write;
+  const struct cgroup_limits *limits;
 };
 
 static void __attribute__((noreturn)) child_main(const struct child_args *a) {
@@ -626,6 +830,16 @@ static void __attribute__((noreturn)) child_main(const struct child_args *a) {
   if (report_fd < 0)
     _exit(127);
   close(a->pipe_write);
+
+  /* Join the container's cgroups, then make the cgroup namespace: its root
+   * is where the process stands at unshare time, so the container sees its
+   * own cgroup as "/" (clone's CLONE_NEWCGROUP would root it at the
+   * engine's). */
+  for (size_t i = 0; i < a->limits->n; i++)
+    if (write(a->limits->procs[i], "0", 1) != 1)
+      fail(STAGE_SETUP, errno, "cannot join the cgroup %s", a->limits->dir[i]);
+  if (unshare(CLONE_NEWCGROUP) < 0)
+    fail(STAGE_SETUP, errno, "cannot create a cgroup namespace");
 
   setup_rootfs(spec, a->cg, a->etc_dir);
   sanitize_std_fds();
@@ -848,6 +1062,7 @@ static int ns_run(void *state, const struct strata_run_spec *spec, struct strata
   char etc_dir[PATH_MAX];
   int etc_top = -1;
   struct child_args args;
+  struct cgroup_limits limits;
   cap_t caps;
   sigset_t block, saved;
   int pipefd[2], status;
@@ -870,15 +1085,21 @@ static int ns_run(void *state, const struct strata_run_spec *spec, struct strata
     if (etc_top < 0)
       return STRATA_RUN_ENGINE_ERROR;
   }
+  if (limits_create(&cg, spec, &limits, err) < 0) {
+    etc_files_remove(etc_top, spec->id);
+    return STRATA_RUN_ENGINE_ERROR;
+  }
   caps = container_caps(spec->uid);
   if (caps == NULL) {
     int e = errno;
+    limits_remove(&limits);
     etc_files_remove(etc_top, spec->id);
     return host->error(err, e, "cannot prepare the container's capabilities");
   }
   if (pipe2(pipefd, O_CLOEXEC) < 0) {
     int e = errno;
     cap_free(caps);
+    limits_remove(&limits);
     etc_files_remove(etc_top, spec->id);
     return host->error(err, e, "cannot start container");
   }
@@ -888,14 +1109,16 @@ static int ns_run(void *state, const struct strata_run_spec *spec, struct strata
     sigaddset(&block, sigs[i]);
   sigprocmask(SIG_BLOCK, &block, &saved);
   args = (struct child_args){.spec = spec, .cg = &cg, .etc_dir = etc_top >= 0 ? etc_dir : NULL,
-                             .caps = caps, .pipe_read = pipefd[0], .pipe_write = pipefd[1]};
-  pid = clone_child(child_entry, &args, NS_FLAGS);
+                             .caps = caps, .pipe_read = pipefd[0], .pipe_write = pipefd[1],
+                             .limits = &limits};
+  pid = clone_child(child_entry, &args, NS_FLAGS & ~CLONE_NEWCGROUP);
   cap_free(caps);
   if (pid < 0) {
     int e = errno;
     sigprocmask(SIG_SETMASK, &saved, NULL);
     close(pipefd[0]);
     close(pipefd[1]);
+    limits_remove(&limits);
     etc_files_remove(etc_top, spec->id);
     return host->error(err, e, "cannot create the container's namespaces");
   }
@@ -914,6 +1137,7 @@ static int ns_run(void *state, const struct strata_run_spec *spec, struct strata
   for (int i = 0; i < 4; i++)
     sigaction(sigs[i], &old[i], NULL);
   child_pid = 0;
+  limits_remove(&limits);
   etc_files_remove(etc_top, spec->id);
   if (n == (ssize_t)sizeof(f)) {
     f.what[sizeof(f.what) - 1] = '\0';
@@ -937,7 +1161,7 @@ static int ns_run(void *state, const struct strata_run_spec *spec, struct strata
 
 static const struct strata_isolation_ops ns_ops = {
     .version = STRATA_ISOLATION_OPS_VERSION,
-    .caps = STRATA_ISOLATION_CAP_ISOLATES,
+    .caps = STRATA_ISOLATION_CAP_ISOLATES | STRATA_ISOLATION_CAP_LIMITS,
     .probe = ns_probe,
     .run = ns_run,
 };
