@@ -1,13 +1,16 @@
 /* isolation backend "namespaces": runs the container's process as PID 1 of
  * its own mount, PID, UTS, IPC, network and cgroup namespaces, pivoted into
  * the container's root file system, with Docker's default mounts, masked
- * paths and capability set.  The process runs in the foreground; run()
- * returns its exit code.
+ * and read-only paths, /etc/hostname and /etc/hosts, capability set and,
+ * when asked, cgroup limits (--memory, --pids-limit, --cpus).  The process
+ * runs in the foreground; run() returns its exit code.
  *
- * The engine clones once, straight into every namespace (as crun does): the
- * child is PID 1 of the new PID namespace, sets the container up and execs
- * the user's command.  Setup errors travel back through a close-on-exec
- * pipe, so the parent learns whether the exec happened from the pipe alone.
+ * The engine clones once, straight into the namespaces (CLONE_VM |
+ * CLONE_VFORK, as posix_spawn does: see clone_child): the child is PID 1 of
+ * the new PID namespace, joins its cgroups, unshares its cgroup namespace,
+ * builds the mount tree, drops privileges and execs the user's command.
+ * Setup errors travel back through a close-on-exec pipe, so the parent
+ * learns whether the exec happened from the pipe alone.
  *
  * Network: `--network none` semantics, the new network namespace holds only
  * the loopback device, brought up.  No user namespace yet. */
@@ -47,9 +50,6 @@
 
 #define DOMAIN "isolation.namespaces"
 
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
 #endif
