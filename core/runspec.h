@@ -22,6 +22,9 @@ struct strata_run_flags {
   const char *hostname;    /* --hostname */
   bool tty;                /* -t */
   bool interactive;        /* -i */
+  int64_t memory;          /* --memory, bytes; 0 none */
+  int64_t pids_limit;      /* --pids-limit; 0 none */
+  int64_t nano_cpus;       /* --cpus, billionths of a CPU; 0 none */
 };
 
 /* Docker's merge.  IMAGE_CONFIG is the image config's "config" object (may

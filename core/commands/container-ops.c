@@ -107,8 +107,13 @@ int cli_container_create(struct strata_context *ctx, const char *image,
     return strata_error_set(err, ENOMEM, "cannot create container");
   {
     cleanup_free char *slashed = NULL;
+    json_t *hc = json_object_get(rec, "HostConfig");
     if (asprintf(&slashed, "/%s", cname) >= 0)
       json_object_set_new(rec, "Name", json_string(slashed));
+    /* Docker's names for the resource limits */
+    json_object_set_new(hc, "Memory", json_integer(flags->memory));
+    json_object_set_new(hc, "PidsLimit", json_integer(flags->pids_limit));
+    json_object_set_new(hc, "NanoCpus", json_integer(flags->nano_cpus));
   }
   if (ops->container_create(state, id, strata_digest_hex(top), err) < 0)
     return strata_error_wrap(err, "cannot create container");
@@ -178,6 +183,19 @@ int cli_container_start(struct strata_context *ctx, const char *id, struct strat
     strata_runspec_clear(&rs);
     goto fail_unmount;
   }
+  {
+    json_t *hc = json_object_get(rec, "HostConfig");
+    rs.spec.memory = json_integer_value(json_object_get(hc, "Memory"));
+    rs.spec.pids_limit = json_integer_value(json_object_get(hc, "PidsLimit"));
+    rs.spec.nano_cpus = json_integer_value(json_object_get(hc, "NanoCpus"));
+    if ((rs.spec.memory || rs.spec.pids_limit || rs.spec.nano_cpus) &&
+        !(iops->caps & STRATA_ISOLATION_CAP_LIMITS)) {
+      strata_error_set(err, 0, "isolation backend '%s' cannot enforce --memory, --pids-limit or "
+                               "--cpus", iso->info->name);
+      strata_runspec_clear(&rs);
+      goto fail_unmount;
+    }
+  }
   json_object_set_new(rec, "Isolation", json_string(iso->info->name));
   set_state(rec, "running", (int)getpid(), 0, true);
   if (strata_container_save(ctx->store, rec, err) < 0) {
@@ -216,6 +234,11 @@ int cli_container_start(struct strata_context *ctx, const char *id, struct strat
 fail_unmount: {
   cleanup_error struct strata_error *e = NULL;
   ops->container_unmount(state, id, &e);
+  strata_error_clear(&e);
+  /* --rm: a container that could not start goes too, as with Docker */
+  if (json_is_true(json_object_get(json_object_get(rec, "HostConfig"), "AutoRemove")) &&
+      cli_container_remove(ctx, id, &e) < 0)
+    log_warning("cannot remove %.12s: %s", id, e->msg);
 }
   return EXIT_ENGINE;
 }
@@ -239,16 +262,47 @@ int cli_container_remove(struct strata_context *ctx, const char *id, struct stra
 }
 
 const char cli_run_options_help[] =
+    "      --cpus decimal        Number of CPUs (namespaces backend)\n"
     "      --entrypoint string   Overwrite the default ENTRYPOINT of the image\n"
     "  -e, --env list            Set environment variables\n"
     "  -h, --hostname string     Container host name\n"
     "  -i, --interactive         Keep STDIN open\n"
+    "  -m, --memory bytes        Memory limit (namespaces backend)\n"
     "      --name string         Assign a name to the container\n"
+    "      --pids-limit int      Tune container pids limit (-1 for unlimited)\n"
     "      --platform string     Platform to pull if the image is missing\n"
     "      --rm                  Automatically remove the container when it exits\n"
     "  -t, --tty                 Allocate a pseudo-TTY\n"
     "  -u, --user string         Username or UID (format: <name|uid>[:<group|gid>])\n"
     "  -w, --workdir string      Working directory inside the container\n";
+
+/* Docker's RAMInBytes: a number, then an optional unit k, m, g, t or p
+ * (binary), optional "i", optional "b" ("512m", "1.5g", "64MiB"). */
+static int parse_memory(const char *s, int64_t *out) {
+  static const char units[] = "kmgtp";
+  const char *u;
+  char *end;
+  double v;
+  errno = 0;
+  v = strtod(s, &end);
+  if (errno || end == s || v < 0 || *s == '-' || *s == '+')
+    return -1;
+  if (*end == ' ')
+    end++;
+  if (*end && (u = strchr(units, *end | 0x20)) != NULL) {
+    for (const char *k = units; k <= u; k++)
+      v *= 1024;
+    end++;
+    if (*end == 'i' || *end == 'I')
+      end++;
+  }
+  if (*end == 'b' || *end == 'B')
+    end++;
+  if (*end || v > 9.2e18)
+    return -1;
+  *out = (int64_t)v;
+  return 0;
+}
 
 void cli_run_options_clear(struct cli_run_options *o) {
   free(o->env);
@@ -263,13 +317,14 @@ int cli_parse_run_options(const char *cmd, int argc, char **argv, struct cli_run
       {"entrypoint", required_argument, NULL, 'E'}, {"interactive", no_argument, NULL, 'i'},
       {"tty", no_argument, NULL, 't'},            {"detach", no_argument, NULL, 'd'},
       {"platform", required_argument, NULL, 'P'}, {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0},
+      {"memory", required_argument, NULL, 'm'},   {"pids-limit", required_argument, NULL, 'L'},
+      {"cpus", required_argument, NULL, 'C'},     {NULL, 0, NULL, 0},
   };
   size_t nenv = 0;
   int c;
 
   memset(o, 0, sizeof(*o));
-  while ((c = getopt_long(argc, argv, "+e:w:u:h:itd", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "+e:w:u:h:itdm:", opts, NULL)) != -1) {
     switch (c) {
     case 'n':
       o->name = optarg;
@@ -311,6 +366,33 @@ int cli_parse_run_options(const char *cmd, int argc, char **argv, struct cli_run
     case 'P':
       o->platform = optarg;
       break;
+    case 'm':
+      if (parse_memory(optarg, &o->flags.memory) < 0)
+        return cli_failf(EXIT_ENGINE, "invalid argument \"%s\" for \"-m, --memory\" flag: invalid "
+                                      "size", optarg);
+      if (o->flags.memory > 0 && o->flags.memory < 6 * 1024 * 1024)
+        return cli_failf(EXIT_ENGINE, "Minimum memory limit allowed is 6MB");
+      break;
+    case 'L': {
+      char *end;
+      long long v;
+      errno = 0;
+      v = strtoll(optarg, &end, 10);
+      if (errno || end == optarg || *end)
+        return cli_failf(EXIT_ENGINE, "invalid argument \"%s\" for \"--pids-limit\" flag", optarg);
+      o->flags.pids_limit = v <= 0 ? (v < 0 ? -1 : 0) : v; /* Docker: <= 0 means unlimited */
+      break;
+    }
+    case 'C': {
+      char *end;
+      double v;
+      errno = 0;
+      v = strtod(optarg, &end);
+      if (errno || end == optarg || *end || v < 0 || v > 1e6)
+        return cli_failf(EXIT_ENGINE, "invalid argument \"%s\" for \"--cpus\" flag", optarg);
+      o->flags.nano_cpus = (int64_t)(v * 1e9 + 0.5);
+      break;
+    }
     default:
       return cli_usage(cmd, EXIT_ENGINE, "invalid option");
     }

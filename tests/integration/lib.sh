@@ -123,6 +123,27 @@ sx() {
     return 0
 }
 
+# container_pid PID COMM : the host PID of the process named COMM below
+# PID (a background `st run ...`: subshell, timeout, strata, the container's
+# process); waits up to 5 s for it, prints nothing if it never shows.
+container_pid() {
+    local level next p c _
+    for _ in $(seq 50); do
+        level=$1
+        while [ -n "$level" ]; do
+            next=
+            for p in $level; do
+                for c in $(pgrep -P "$p"); do
+                    [ "$(cat "/proc/$c/comm" 2>/dev/null)" = "$2" ] && { echo "$c"; return 0; }
+                    next="$next $c"
+                done
+            done
+            level=$next
+        done
+        sleep 0.1
+    done
+}
+
 # ---------------------------------------------------------------- checks
 check_eq() { # DESC EXPECTED ACTUAL
     if [ "$2" = "$3" ]; then ok "$1"; else

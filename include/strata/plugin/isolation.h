@@ -16,6 +16,7 @@ extern "C" {
 
 /* caps bits */
 #define STRATA_ISOLATION_CAP_ISOLATES (1u << 0) /* separates the process from the host */
+#define STRATA_ISOLATION_CAP_LIMITS (1u << 1)   /* enforces memory, pids_limit, nano_cpus */
 
 /* Return values of run() besides an exit code >= 0. */
 #define STRATA_RUN_ENGINE_ERROR (-1)  /* engine failure: exit 125 */
@@ -36,6 +37,12 @@ struct strata_run_spec {
   const char *hostname;
   int tty;                   /* allocate a terminal */
   int interactive;           /* keep stdin open */
+  /* Appended after ABI 1.0: read only when `size` covers them.  0 means no
+   * limit.  A backend without STRATA_ISOLATION_CAP_LIMITS never sees them
+   * set: the core refuses such a run. */
+  int64_t memory;     /* --memory, bytes */
+  int64_t pids_limit; /* --pids-limit, processes (-1: unlimited) */
+  int64_t nano_cpus;  /* --cpus, in billionths of a CPU */
 };
 
 struct strata_isolation_ops {

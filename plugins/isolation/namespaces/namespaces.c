@@ -1,0 +1,1179 @@
+/* isolation backend "namespaces": runs the container's process as PID 1 of
+ * its own mount, PID, UTS, IPC, network and cgroup namespaces, pivoted into
+ * the container's root file system, with Docker's default mounts, masked
+ * and read-only paths, /etc/hostname and /etc/hosts, capability set and,
+ * when asked, cgroup limits (--memory, --pids-limit, --cpus).  The process
+ * runs in the foreground; run() returns its exit code.
+ *
+ * The engine clones once, straight into the namespaces (CLONE_VM |
+ * CLONE_VFORK, as posix_spawn does: see clone_child): the child is PID 1 of
+ * the new PID namespace, joins its cgroups, unshares its cgroup namespace,
+ * builds the mount tree, drops privileges and execs the user's command.
+ * Setup errors travel back through a close-on-exec pipe, so the parent
+ * learns whether the exec happened from the pipe alone.
+ *
+ * Network: `--network none` semantics, the new network namespace holds only
+ * the loopback device, brought up.  No user namespace yet. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/magic.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sys/capability.h>
+
+#include <strata/plugin/host.h>
+#include <strata/plugin/isolation.h>
+
+#define DOMAIN "isolation.namespaces"
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+#define NS_FLAGS                                                                                 \
+  (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP)
+
+static const struct strata_host *host;
+static volatile pid_t child_pid;
+
+struct ns_state {
+  char *data_dir; /* <root>/plugins/isolation-namespaces: per-run /etc files */
+};
+
+/* Docker's /etc/hosts for a container without a network of its own. */
+static const char hosts_file[] = "127.0.0.1\tlocalhost\n"
+                                 "::1\tlocalhost ip6-localhost ip6-loopback\n"
+                                 "fe00::0\tip6-localnet\n"
+                                 "ff00::0\tip6-mcastprefix\n"
+                                 "ff02::1\tip6-allnodes\n"
+                                 "ff02::2\tip6-allrouters\n";
+static const char *const etc_files[] = {"hostname", "hosts"};
+
+/* Docker's default capabilities (moby oci/caps/defaults.go): the bounding
+ * set is exactly these, 0x00000000a80425fb. */
+static const cap_value_t default_caps[] = {
+    CAP_CHOWN,  CAP_DAC_OVERRIDE, CAP_FSETID,           CAP_FOWNER,      CAP_MKNOD,
+    CAP_NET_RAW, CAP_SETGID,      CAP_SETUID,           CAP_SETFCAP,     CAP_SETPCAP,
+    CAP_NET_BIND_SERVICE,         CAP_SYS_CHROOT,       CAP_KILL,        CAP_AUDIT_WRITE,
+};
+#define N_DEFAULT_CAPS (sizeof(default_caps) / sizeof(default_caps[0]))
+
+/* Docker's masked paths (moby oci/defaults.go): files get /dev/null bound
+ * over them, directories an empty read-only tmpfs. */
+static const char *const masked_paths[] = {
+    "proc/asound",        "proc/acpi",        "proc/kcore",       "proc/keys",
+    "proc/latency_stats", "proc/timer_list",  "proc/timer_stats", "proc/sched_debug",
+    "proc/scsi",          "sys/firmware",     "sys/devices/virtual/powercap",
+};
+/* ... and its read-only paths, bound onto themselves read-only. */
+static const char *const readonly_paths[] = {
+    "proc/bus", "proc/fs", "proc/irq", "proc/sys", "proc/sysrq-trigger",
+};
+/* The device nodes every container gets: bind mounts of the host's nodes
+ * onto empty files, as runc and crun do outside a user namespace (no mknod,
+ * so no device the host does not already expose). */
+static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+static const char *const dev_links[][2] = {
+    {"/proc/self/fd", "fd"},       {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
+    {"/proc/self/fd/2", "stderr"}, {"pts/ptmx", "ptmx"},         {"/proc/kcore", "core"},
+};
+
+/* ---------------------------------------------------------------- host cgroup layout */
+
+/* What the container's /sys/fs/cgroup mirrors: the host's hierarchies, found
+ * before cloning so the child only mounts. */
+#define MAX_CGROUP_MOUNTS 32
+struct cgroup_mount {
+  char name[64];  /* entry under /sys/fs/cgroup */
+  char opts[192]; /* v1: controllers and name=; empty for cgroup2 */
+  char link[64];  /* non-empty: a symlink to this target instead of a mount */
+  bool v2;
+};
+struct cgroup_layout {
+  enum { CG_NONE, CG_V2, CG_V1 } mode;
+  size_t n;
+  struct cgroup_mount m[MAX_CGROUP_MOUNTS];
+};
+
+/* Is TOKEN a controller the kernel knows (a line of /proc/cgroups)? */
+static bool is_controller(const char *controllers, const char *token) {
+  size_t n = strlen(token);
+  for (const char *p = controllers; (p = strstr(p, token)) != NULL; p += n)
+    if ((p == controllers || p[-1] == ' ') && p[n] == ' ')
+      return true;
+  return false;
+}
+
+static void cgroup_layout_read(struct cgroup_layout *cg) {
+  struct statfs sf;
+  char controllers[1024] = " ", line[4096];
+  FILE *f;
+  DIR *d;
+  struct dirent *de;
+
+  cg->mode = CG_NONE;
+  cg->n = 0;
+  if (statfs("/sys/fs/cgroup", &sf) < 0)
+    return;
+  if (sf.f_type == CGROUP2_SUPER_MAGIC) {
+    cg->mode = CG_V2;
+    return;
+  }
+  if (sf.f_type != TMPFS_MAGIC)
+    return;
+  /* v1 or the v1/v2 hybrid: one mount per hierarchy under a tmpfs */
+  f = fopen("/proc/cgroups", "re");
+  if (f != NULL) {
+    while (fgets(line, sizeof(line), f) != NULL) {
+      char name[64];
+      if (line[0] != '#' && sscanf(line, "%63s", name) == 1 &&
+          strlen(controllers) + strlen(name) + 2 < sizeof(controllers)) {
+        strcat(controllers, name);
+        strcat(controllers, " ");
+      }
+    }
+    fclose(f);
+  }
+  f = fopen("/proc/self/mountinfo", "re");
+  if (f == NULL)
+    return;
+  while (fgets(line, sizeof(line), f) != NULL && cg->n < MAX_CGROUP_MOUNTS) {
+    char mnt[PATH_MAX], fstype[32], opts[1024];
+    char *sep = strstr(line, " - "), *save = NULL;
+    struct cgroup_mount *m = &cg->m[cg->n];
+    if (sep == NULL || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 ||
+        sscanf(sep + 3, "%31s %*s %1023s", fstype, opts) != 2)
+      continue;
+    if (strncmp(mnt, "/sys/fs/cgroup/", 15) != 0 || strchr(mnt + 15, '/') != NULL ||
+        strchr(mnt, '\\') != NULL || strlen(mnt + 15) >= sizeof(m->name))
+      continue;
+    memset(m, 0, sizeof(*m));
+    if (strcmp(fstype, "cgroup2") == 0) {
+      m->v2 = true;
+    } else if (strcmp(fstype, "cgroup") == 0) {
+      /* keep what selects the hierarchy: its controllers and its name */
+      for (char *t = strtok_r(opts, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (strncmp(t, "name=", 5) != 0 && !is_controller(controllers, t))
+          continue;
+        if (strlen(m->opts) + strlen(t) + 2 >= sizeof(m->opts))
+          break;
+        if (m->opts[0])
+          strcat(m->opts, ",");
+        strcat(m->opts, t);
+      }
+      if (m->opts[0] == '\0')
+        continue;
+    } else {
+      continue;
+    }
+    strcpy(m->name, mnt + 15);
+    cg->n++;
+  }
+  fclose(f);
+  /* cpu -> cpu,cpuacct and the like */
+  d = opendir("/sys/fs/cgroup");
+  while (d != NULL && (de = readdir(d)) != NULL && cg->n < MAX_CGROUP_MOUNTS) {
+    struct cgroup_mount *m = &cg->m[cg->n];
+    ssize_t k;
+    if (de->d_type != DT_LNK || strlen(de->d_name) >= sizeof(m->name))
+      continue;
+    memset(m, 0, sizeof(*m));
+    k = readlinkat(dirfd(d), de->d_name, m->link, sizeof(m->link) - 1);
+    if (k <= 0 || strchr(m->link, '/') != NULL)
+      continue;
+    strcpy(m->name, de->d_name);
+    cg->n++;
+  }
+  if (d != NULL)
+    closedir(d);
+  cg->mode = CG_V1;
+}
+
+/* ---------------------------------------------------------------- resource limits */
+
+/* The cgroups one container's limits live in: one per hierarchy that holds
+ * a controller it needs (v1: memory, pids and cpu may be three; v2: one). */
+#define MAX_LIMIT_DIRS 4
+struct cgroup_limits {
+  size_t n;
+  char dir[MAX_LIMIT_DIRS][PATH_MAX];
+  int procs[MAX_LIMIT_DIRS]; /* cgroup.procs, opened by the parent, written by the child */
+};
+
+static bool has_token(const char *list, const char *tok) {
+  size_t n = strlen(tok);
+  for (const char *p = list; p && *p; p = strchr(p, ','), p = p ? p + 1 : NULL)
+    if (strncmp(p, tok, n) == 0 && (p[n] == ',' || p[n] == '\0' || p[n] == '\n'))
+      return true;
+  return false;
+}
+
+static int write_cgroup_file(const char *dir, const char *file, const char *value,
+                             struct strata_error **err) {
+  char path[PATH_MAX + 64];
+  size_t len = strlen(value);
+  int fd;
+  snprintf(path, sizeof(path), "%s/%s", dir, file);
+  fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || write(fd, value, len) != (ssize_t)len) {
+    int e = errno;
+    if (fd >= 0)
+      close(fd);
+    return host->error(err, e, "cannot write '%s' to %s", value, path);
+  }
+  close(fd);
+  return 0;
+}
+
+/* The engine's own cgroup in the v1 hierarchy holding CONTROLLER. */
+static int own_cgroup_v1(const char *controller, char *out, size_t outlen) {
+  char line[4096];
+  FILE *f = fopen("/proc/self/cgroup", "re");
+  int r = -1;
+  while (f != NULL && r < 0 && fgets(line, sizeof(line), f) != NULL) {
+    char *c = strchr(line, ':'), *p = c ? strchr(c + 1, ':') : NULL;
+    if (p == NULL)
+      continue;
+    *p = '\0';
+    if (!has_token(c + 1, controller))
+      continue;
+    p[strcspn(p + 1, "\n") + 1] = '\0';
+    snprintf(out, outlen, "%s", strcmp(p + 1, "/") == 0 ? "" : p + 1);
+    r = 0;
+  }
+  if (f != NULL)
+    fclose(f);
+  return r;
+}
+
+/* Makes (once) the container's cgroup in the hierarchy that has CONTROLLER
+ * and returns its path in *DIR and whether it is cgroup v2.
+ *   v1: below the engine's own cgroup (<mount>/<engine's>/strata-ID), so
+ *       whatever contains the engine contains the container too;
+ *   v2: <mount>/strata/ID, because v2 cannot enable a controller below a
+ *       cgroup that holds a process (the engine's does), and the root may. */
+static int limits_dir(const struct cgroup_layout *cg, const char *id, const char *controller,
+                      struct cgroup_limits *lim, const char **dir, bool *v2,
+                      struct strata_error **err) {
+  char base[PATH_MAX], path[PATH_MAX + 256], own[PATH_MAX / 2], ctl[256] = "";
+  const struct cgroup_mount *v1 = NULL, *unified = NULL;
+  int fd;
+
+  for (size_t i = 0; i < cg->n; i++) {
+    if (cg->m[i].link[0])
+      continue;
+    if (cg->m[i].v2)
+      unified = &cg->m[i];
+    else if (has_token(cg->m[i].opts, controller))
+      v1 = &cg->m[i];
+  }
+  if (v1 != NULL) {
+    if (own_cgroup_v1(controller, own, sizeof(own)) < 0)
+      return host->error(err, 0, "cannot find the engine's %s cgroup", controller);
+    snprintf(base, sizeof(base), "/sys/fs/cgroup/%s%s", v1->name, own);
+    snprintf(path, sizeof(path), "%s/strata-%s", base, id);
+    *v2 = false;
+  } else {
+    if (cg->mode == CG_V2)
+      snprintf(base, sizeof(base), "/sys/fs/cgroup");
+    else if (unified != NULL)
+      snprintf(base, sizeof(base), "/sys/fs/cgroup/%s", unified->name);
+    else
+      return host->error(err, 0, "no cgroup hierarchy has the %s controller", controller);
+    snprintf(path, sizeof(path), "%s/cgroup.controllers", base);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      ssize_t k = read(fd, ctl, sizeof(ctl) - 1);
+      ctl[k > 0 ? k : 0] = '\0';
+      close(fd);
+    }
+    for (char *p = ctl; *p; p++)
+      if (*p == ' ')
+        *p = ',';
+    if (!has_token(ctl, controller))
+      return host->error(err, 0, "no cgroup hierarchy has the %s controller", controller);
+    snprintf(path, sizeof(path), "+%s", controller);
+    if (write_cgroup_file(base, "cgroup.subtree_control", path, err) < 0)
+      return -1;
+    strcat(base, "/strata");
+    if (mkdir(base, 0755) < 0 && errno != EEXIST)
+      return host->error(err, errno, "cannot create the cgroup %s", base);
+    if (write_cgroup_file(base, "cgroup.subtree_control", path, err) < 0)
+      return -1;
+    snprintf(path, sizeof(path), "%s/%s", base, id);
+    *v2 = true;
+  }
+  for (size_t i = 0; i < lim->n; i++)
+    if (strcmp(lim->dir[i], path) == 0) {
+      *dir = lim->dir[i];
+      return 0;
+    }
+  if (lim->n == MAX_LIMIT_DIRS)
+    return host->error(err, 0, "too many cgroup hierarchies");
+  if (strlen(path) + sizeof("/cgroup.procs") > sizeof(lim->dir[0]))
+    return host->error(err, ENAMETOOLONG, "cannot create a cgroup for %s", controller);
+  if (mkdir(path, 0755) < 0 && errno != EEXIST)
+    return host->error(err, errno, "cannot create the cgroup %s", path);
+  strcpy(lim->dir[lim->n], path);
+  strcat(path, "/cgroup.procs");
+  lim->procs[lim->n] = open(path, O_WRONLY | O_CLOEXEC);
+  if (lim->procs[lim->n] < 0)
+    return host->error(err, errno, "cannot open %s", path);
+  *dir = lim->dir[lim->n++];
+  return 0;
+}
+
+static void limits_remove(struct cgroup_limits *lim) {
+  for (size_t i = lim->n; i-- > 0;) {
+    close(lim->procs[i]);
+    /* the PID namespace is gone once its PID 1 is reaped, but a v1 cgroup
+     * may stay busy for a moment while the kernel lets go of it */
+    for (int tries = 0; rmdir(lim->dir[i]) < 0 && errno == EBUSY && tries < 50; tries++)
+      usleep(2000);
+  }
+  lim->n = 0;
+}
+
+/* Docker's cgroup settings for --memory (memory-swap left at its default,
+ * twice the memory), --pids-limit and --cpus (a 100 ms CFS period). */
+static int limits_create(const struct cgroup_layout *cg, const struct strata_run_spec *spec,
+                         struct cgroup_limits *lim, struct strata_error **err) {
+  bool has_limits = spec->size >= offsetof(struct strata_run_spec, nano_cpus) + sizeof(int64_t);
+  const char *dir;
+  char v[64];
+  bool v2;
+
+  lim->n = 0;
+  if (!has_limits)
+    return 0;
+  if (spec->memory > 0) {
+    if (limits_dir(cg, spec->id, "memory", lim, &dir, &v2, err) < 0)
+      goto fail;
+    snprintf(v, sizeof(v), "%lld", (long long)spec->memory);
+    if (write_cgroup_file(dir, v2 ? "memory.max" : "memory.limit_in_bytes", v, err) < 0)
+      goto fail;
+    snprintf(v, sizeof(v), "%lld", (long long)(v2 ? spec->memory : 2 * spec->memory));
+    snprintf(v + 32, 32, "%s", v2 ? "memory.swap.max" : "memory.memsw.limit_in_bytes");
+    {
+      char probe[PATH_MAX + 64];
+      snprintf(probe, sizeof(probe), "%s/%s", dir, v + 32);
+      if (access(probe, F_OK) == 0 && write_cgroup_file(dir, v + 32, v, err) < 0)
+        goto fail;
+    }
+  }
+  if (spec->pids_limit > 0) {
+    if (limits_dir(cg, spec->id, "pids", lim, &dir, &v2, err) < 0)
+      goto fail;
+    snprintf(v, sizeof(v), "%lld", (long long)spec->pids_limit);
+    if (write_cgroup_file(dir, "pids.max", v, err) < 0)
+      goto fail;
+  }
+  if (spec->nano_cpus > 0) {
+    long long quota = spec->nano_cpus / 10000; /* of a 100000 us period */
+    if (quota < 1000)
+      quota = 1000; /* the kernel's minimum */
+    if (limits_dir(cg, spec->id, "cpu", lim, &dir, &v2, err) < 0)
+      goto fail;
+    if (v2) {
+      snprintf(v, sizeof(v), "%lld 100000", quota);
+      if (write_cgroup_file(dir, "cpu.max", v, err) < 0)
+        goto fail;
+    } else {
+      snprintf(v, sizeof(v), "%lld", quota);
+      if (write_cgroup_file(dir, "cpu.cfs_period_us", "100000", err) < 0 ||
+          write_cgroup_file(dir, "cpu.cfs_quota_us", v, err) < 0)
+        goto fail;
+    }
+  }
+  return 0;
+fail:
+  limits_remove(lim);
+  return host->error_wrap(err, "cannot set the container's resource limits");
+}
+
+/* ---------------------------------------------------------------- the child */
+
+/* What the child tells the parent when it cannot start the command. */
+struct child_failure {
+  int stage; /* STAGE_* */
+  int errnum;
+  char what[512];
+};
+enum { STAGE_SETUP = 0, STAGE_EXEC = 1, STAGE_REFUSED = 2 };
+
+static int report_fd = -1;
+
+static void __attribute__((noreturn, format(printf, 3, 4)))
+fail(int stage, int errnum, const char *fmt, ...) {
+  struct child_failure f = {.stage = stage, .errnum = errnum};
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(f.what, sizeof(f.what), fmt, ap);
+  va_end(ap);
+  if (write(report_fd, &f, sizeof(f)) < 0) {
+    /* the parent is gone: nobody to tell */
+  }
+  _exit(127);
+}
+
+static void xmount(const char *src, const char *target, const char *fstype, unsigned long flags,
+                   const char *data) {
+  if (mount(src, target, fstype, flags, data) < 0)
+    fail(STAGE_SETUP, errno, "cannot mount %s on /%s", fstype ? fstype : src ? src : "(remount)", target);
+}
+
+/* Opens NAME (a top-level directory of the image: proc, sys, dev) without
+ * following a symlink: an image that ships /proc -> / would otherwise have
+ * the engine mount over the host's directories.  A missing one is made. */
+static int open_top_dir(int rootfd, const char *name) {
+  struct stat st;
+  int fd;
+  if (fstatat(rootfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+    if (errno != ENOENT)
+      fail(STAGE_SETUP, errno, "cannot inspect /%s in the image", name);
+    if (mkdirat(rootfd, name, 0755) < 0 && errno != EEXIST)
+      fail(STAGE_SETUP, errno, "cannot create /%s in the container", name);
+  } else if (S_ISLNK(st.st_mode)) {
+    fail(STAGE_REFUSED, 0, "the image's /%s is a symbolic link; refusing to run it", name);
+  } else if (!S_ISDIR(st.st_mode)) {
+    fail(STAGE_REFUSED, 0, "the image's /%s is not a directory; refusing to run it", name);
+  }
+  fd = openat(rootfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    fail(errno == ELOOP || errno == ENOTDIR ? STAGE_REFUSED : STAGE_SETUP, errno,
+         "cannot open /%s in the image", name);
+  return fd;
+}
+
+/* Mounts onto the directory FD was opened on, whatever its name became. */
+static void mount_on_fd(int fd, const char *what, const char *src, const char *fstype,
+                        unsigned long flags, const char *data) {
+  char target[64];
+  snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
+  if (mount(src, target, fstype, flags, data) < 0)
+    fail(STAGE_SETUP, errno, "cannot mount %s on /%s", fstype, what);
+}
+
+/* The flags a read-only remount must keep (a bind remount replaces them). */
+static unsigned long mount_flags_of(const char *path) {
+  struct statvfs sv;
+  unsigned long f = 0;
+  if (statvfs(path, &sv) < 0)
+    return 0;
+  if (sv.f_flag & ST_NOSUID)
+    f |= MS_NOSUID;
+  if (sv.f_flag & ST_NODEV)
+    f |= MS_NODEV;
+  if (sv.f_flag & ST_NOEXEC)
+    f |= MS_NOEXEC;
+  if (sv.f_flag & ST_NOATIME)
+    f |= MS_NOATIME;
+  if (sv.f_flag & ST_NODIRATIME)
+    f |= MS_NODIRATIME;
+  if (sv.f_flag & ST_RELATIME)
+    f |= MS_RELATIME;
+  return f;
+}
+
+static void setup_dev(int rootfd) {
+  int devfd = open_top_dir(rootfd, "dev");
+  mount_on_fd(devfd, "dev", "tmpfs", "tmpfs", MS_NOSUID | MS_STRICTATIME,
+              "mode=755,size=65536k");
+  close(devfd);
+  /* from here on "dev" is our own tmpfs: no name below it comes from the image */
+  for (size_t i = 0; i < sizeof(dev_nodes) / sizeof(dev_nodes[0]); i++) {
+    char src[32], dst[32];
+    int fd;
+    snprintf(src, sizeof(src), "/dev/%s", dev_nodes[i]);
+    snprintf(dst, sizeof(dst), "dev/%s", dev_nodes[i]);
+    fd = openat(rootfd, dst, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0666);
+    if (fd < 0)
+      fail(STAGE_SETUP, errno, "cannot create /%s", dst);
+    close(fd);
+    xmount(src, dst, NULL, MS_BIND, NULL);
+  }
+  if (mkdirat(rootfd, "dev/pts", 0755) < 0 || mkdirat(rootfd, "dev/shm", 01777) < 0 ||
+      mkdirat(rootfd, "dev/mqueue", 0755) < 0)
+    fail(STAGE_SETUP, errno, "cannot populate /dev");
+  xmount("devpts", "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+         "newinstance,ptmxmode=0666,mode=0620,gid=5");
+  xmount("shm", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k");
+  xmount("mqueue", "dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  for (size_t i = 0; i < sizeof(dev_links) / sizeof(dev_links[0]); i++) {
+    char dst[32];
+    snprintf(dst, sizeof(dst), "dev/%s", dev_links[i][1]);
+    /* runc's rule: /dev/core only when there is a /proc/kcore */
+    if (strcmp(dev_links[i][1], "core") == 0 && faccessat(rootfd, "proc/kcore", F_OK, 0) < 0)
+      continue;
+    if (symlinkat(dev_links[i][0], rootfd, dst) < 0)
+      fail(STAGE_SETUP, errno, "cannot create /%s", dst);
+  }
+}
+
+/* Binds the engine's /etc/hostname and /etc/hosts over the image's, as
+ * Docker does, so they never land in the container's writable layer.  The
+ * parent made the mount points (etc_files_prepare) with proper errors; this
+ * resolves them again, inside the root, in the container's mount namespace
+ * (a descriptor from the parent's namespace cannot be mounted on).  Done
+ * before /proc, /dev and /sys are mounted: an image whose /etc/hosts is a
+ * symlink resolves to one of its own files, never to a kernel file. */
+static void bind_etc_files(int rootfd, const char *dir) {
+  for (size_t i = 0; dir != NULL && i < sizeof(etc_files) / sizeof(etc_files[0]); i++) {
+    char src[PATH_MAX + 16], dst[32], target[64];
+    struct stat st;
+    int fd;
+    snprintf(src, sizeof(src), "%s/%s", dir, etc_files[i]);
+    snprintf(dst, sizeof(dst), "/etc/%s", etc_files[i]);
+    /* O_NONBLOCK: never hang on a FIFO */
+    errno = 0;
+    fd = host->open_in_root(rootfd, dst, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0, NULL);
+    if (fd < 0)
+      fail(STAGE_SETUP, errno, "cannot open %s in the container", dst);
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+      fail(STAGE_REFUSED, 0, "the image's %s is not a regular file; refusing to run it", dst);
+    snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
+    if (mount(src, target, NULL, MS_BIND, NULL) < 0)
+      fail(STAGE_SETUP, errno, "cannot mount %s", dst);
+    close(fd);
+  }
+}
+
+static void setup_cgroup(int rootfd, const struct cgroup_layout *cg) {
+  const unsigned long ro = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  if (cg->mode == CG_NONE)
+    return;
+  if (cg->mode == CG_V2) {
+    xmount("cgroup", "sys/fs/cgroup", "cgroup2", ro, NULL);
+    return;
+  }
+  /* The cgroup namespace makes each hierarchy's root the container's own
+   * cgroup, so fresh mounts show the container its subtree only. */
+  xmount("tmpfs", "sys/fs/cgroup", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755");
+  for (size_t i = 0; i < cg->n; i++) {
+    const struct cgroup_mount *m = &cg->m[i];
+    char dst[128];
+    snprintf(dst, sizeof(dst), "sys/fs/cgroup/%s", m->name);
+    if (m->link[0]) {
+      if (symlinkat(m->link, rootfd, dst) < 0)
+        fail(STAGE_SETUP, errno, "cannot create /%s", dst);
+      continue;
+    }
+    if (mkdirat(rootfd, dst, 0755) < 0)
+      fail(STAGE_SETUP, errno, "cannot create /%s", dst);
+    if (m->v2)
+      xmount("cgroup", dst, "cgroup2", ro, NULL);
+    else if (mount("cgroup", dst, "cgroup", ro, m->opts) < 0)
+      fail(STAGE_SETUP, errno, "cannot mount the cgroup hierarchy %s on /%s", m->opts, dst);
+  }
+  xmount(NULL, "sys/fs/cgroup", NULL, MS_REMOUNT | ro, "mode=755");
+}
+
+static void mask_paths(int rootfd) {
+  for (size_t i = 0; i < sizeof(masked_paths) / sizeof(masked_paths[0]); i++) {
+    const char *p = masked_paths[i];
+    struct stat st;
+    if (fstatat(rootfd, p, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+      if (errno == ENOENT)
+        continue;
+      fail(STAGE_SETUP, errno, "cannot mask /%s", p);
+    }
+    if (S_ISDIR(st.st_mode))
+      xmount("tmpfs", p, "tmpfs", MS_RDONLY, NULL);
+    else
+      xmount("/dev/null", p, NULL, MS_BIND, NULL);
+  }
+  for (size_t i = 0; i < sizeof(readonly_paths) / sizeof(readonly_paths[0]); i++) {
+    const char *p = readonly_paths[i];
+    struct stat st;
+    if (fstatat(rootfd, p, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+      if (errno == ENOENT)
+        continue;
+      fail(STAGE_SETUP, errno, "cannot make /%s read-only", p);
+    }
+    xmount(p, p, NULL, MS_BIND | MS_REC, NULL);
+    xmount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | mount_flags_of(p), NULL);
+  }
+}
+
+static void loopback_up(void) {
+  struct ifreq ifr;
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0)
+    fail(STAGE_SETUP, errno, "cannot bring up the loopback device");
+  memset(&ifr, 0, sizeof(ifr));
+  strcpy(ifr.ifr_name, "lo");
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+    fail(STAGE_SETUP, errno, "cannot bring up the loopback device");
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+    fail(STAGE_SETUP, errno, "cannot bring up the loopback device");
+  close(s);
+}
+
+/* Builds the container's mount tree on a bind of ROOTFS and pivots into it. */
+static void setup_rootfs(const struct strata_run_spec *spec, const struct cgroup_layout *cg,
+                         const char *etc_dir) {
+  int rootfd, fd;
+
+  /* nothing done here may reach the host's mount tree */
+  xmount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+  /* refuse a /proc or /sys symlink before anything is mounted on it */
+  rootfd = open(spec->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0)
+    fail(STAGE_SETUP, errno, "cannot open the root file system '%s'", spec->rootfs);
+  close(open_top_dir(rootfd, "proc"));
+  close(open_top_dir(rootfd, "sys"));
+  close(open_top_dir(rootfd, "dev"));
+  close(rootfd);
+  /* pivot_root needs the new root to be a mount point */
+  if (mount(spec->rootfs, spec->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+    fail(STAGE_SETUP, errno, "cannot bind-mount the root file system '%s'", spec->rootfs);
+  if (chdir(spec->rootfs) < 0)
+    fail(STAGE_SETUP, errno, "cannot enter the root file system '%s'", spec->rootfs);
+  rootfd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0)
+    fail(STAGE_SETUP, errno, "cannot open the root file system '%s'", spec->rootfs);
+
+  bind_etc_files(rootfd, etc_dir);
+  fd = open_top_dir(rootfd, "proc");
+  mount_on_fd(fd, "proc", "proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL);
+  close(fd);
+  setup_dev(rootfd);
+  fd = open_top_dir(rootfd, "sys");
+  mount_on_fd(fd, "sys", "sysfs", "sysfs", MS_RDONLY | MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL);
+  close(fd);
+  setup_cgroup(rootfd, cg);
+  mask_paths(rootfd);
+  close(rootfd);
+
+  /* pivot_root(".", ".") stacks the old root on top of the new one; the
+   * detach then drops it, and with it every path to the host's tree. */
+  if (syscall(SYS_pivot_root, ".", ".") < 0)
+    fail(STAGE_SETUP, errno, "cannot pivot_root into '%s'", spec->rootfs);
+  if (umount2(".", MNT_DETACH) < 0)
+    fail(STAGE_SETUP, errno, "cannot detach the host's root");
+  if (chdir("/") < 0)
+    fail(STAGE_SETUP, errno, "cannot enter the container's root");
+}
+
+/* Docker's capability rules: the bounding set is the default set; root gets
+ * it as permitted and effective too; any other user gets nothing (the
+ * kernel clears permitted and effective on setuid away from 0, KEEPCAPS is
+ * off); inheritable and ambient are empty for everyone. */
+static void drop_bounding_set(void) {
+  int last = cap_max_bits() - 1;
+  for (int c = 0; c <= last; c++) {
+    bool keep = false;
+    for (size_t i = 0; i < N_DEFAULT_CAPS; i++)
+      keep = keep || default_caps[i] == c;
+    if (!keep && cap_drop_bound(c) < 0 && errno != EINVAL)
+      fail(STAGE_SETUP, errno, "cannot drop capability %d from the bounding set", c);
+  }
+  if (CAP_AMBIENT_SUPPORTED() && cap_reset_ambient() < 0)
+    fail(STAGE_SETUP, errno, "cannot clear the ambient capabilities");
+}
+
+/* The capability state the container's process ends with, built by the
+ * parent (libcap allocates; the child must not, see clone_child). */
+static cap_t container_caps(uint32_t uid) {
+  cap_t now = cap_get_proc(), want = cap_init();
+  if (now == NULL || want == NULL) {
+    cap_free(now);
+    cap_free(want);
+    return NULL;
+  }
+  for (size_t i = 0; uid == 0 && i < N_DEFAULT_CAPS; i++) {
+    cap_flag_value_t have = CAP_CLEAR;
+    /* an engine that lacks one cannot give it */
+    if (cap_get_flag(now, default_caps[i], CAP_PERMITTED, &have) < 0 || have != CAP_SET)
+      continue;
+    cap_set_flag(want, CAP_PERMITTED, 1, &default_caps[i], CAP_SET);
+    cap_set_flag(want, CAP_EFFECTIVE, 1, &default_caps[i], CAP_SET);
+  }
+  cap_free(now);
+  return want;
+}
+
+static const char *env_get(const char *const *env, const char *key) {
+  size_t kl = strlen(key);
+  for (; env && *env; env++)
+    if (strncmp(*env, key, kl) == 0 && (*env)[kl] == '=')
+      return *env + kl + 1;
+  return NULL;
+}
+
+/* execve with a PATH search using the container's PATH inside the new root
+ * (the host's PATH means nothing there). */
+static void __attribute__((noreturn)) exec_command(const struct strata_run_spec *spec) {
+  const char *cmd = spec->argv[0];
+  const char *path = env_get(spec->env, "PATH");
+  char buf[PATH_MAX];
+  bool saw_eacces = false;
+
+  if (strchr(cmd, '/') != NULL) {
+    execve(cmd, (char *const *)spec->argv, (char *const *)spec->env);
+    fail(STAGE_EXEC, errno, "%s", cmd);
+  }
+  if (path == NULL)
+    path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  while (*path) {
+    const char *end = strchr(path, ':');
+    size_t n = end ? (size_t)(end - path) : strlen(path);
+    if (n > 0 && n + strlen(cmd) + 2 < sizeof(buf)) {
+      memcpy(buf, path, n);
+      buf[n] = '/';
+      strcpy(buf + n + 1, cmd);
+      execve(buf, (char *const *)spec->argv, (char *const *)spec->env);
+      if (errno == EACCES)
+        saw_eacces = true;
+      else if (errno != ENOENT && errno != ENOTDIR)
+        fail(STAGE_EXEC, errno, "%s", buf);
+    }
+    if (end == NULL)
+      break;
+    path = end + 1;
+  }
+  fail(STAGE_EXEC, saw_eacces ? EACCES : ENOENT, "%s", cmd);
+}
+
+/* Closes every descriptor but 0, 1, 2 and the report pipe (which is
+ * close-on-exec).  Done for real, not just marked close-on-exec, before the
+ * chdir: runc CVE-2024-21626 was a leaked directory fd reached through a
+ * working directory of /proc/self/fd/N. */
+static void close_fds(void) {
+  int fd = report_fd;
+  if (fd > 3 && syscall(SYS_close_range, 3U, (unsigned)fd - 1, 0U) < 0 && errno != ENOSYS)
+    fail(STAGE_SETUP, errno, "cannot close the engine's file descriptors");
+  if (syscall(SYS_close_range, (unsigned)fd + 1, ~0U, 0U) < 0) {
+    long max = sysconf(_SC_OPEN_MAX);
+    if (errno != ENOSYS)
+      fail(STAGE_SETUP, errno, "cannot close the engine's file descriptors");
+    for (int i = 3; i < (max > 0 ? max : 65536); i++)
+      if (i != fd)
+        close(i);
+  }
+}
+
+/* A standard stream the caller left closed may have been reused by one of
+ * the engine's own descriptors (all close-on-exec): give the container
+ * /dev/null there instead, as Docker does, never the engine's file. */
+static void sanitize_std_fds(void) {
+  for (int i = 0; i < 3; i++) {
+    int fl = fcntl(i, F_GETFD), n;
+    if (fl >= 0 && !(fl & FD_CLOEXEC))
+      continue;
+    n = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (n < 0)
+      fail(STAGE_SETUP, errno, "cannot open /dev/null");
+    if (n == i) {
+      if (fcntl(i, F_SETFD, 0) < 0)
+        fail(STAGE_SETUP, errno, "cannot set up the standard streams");
+      continue;
+    }
+    if (dup2(n, i) < 0)
+      fail(STAGE_SETUP, errno, "cannot set up the standard streams");
+    close(n);
+  }
+}
+
+/* What the parent hands the child (shared memory: read only). */
+struct child_args {
+  const struct strata_run_spec *spec;
+  const struct cgroup_layout *cg;
+  const char *etc_dir; /* NULL: no /etc/hostname and /etc/hosts */
+  cap_t caps;
+  int pipe_read, pipe_write;
+  const struct cgroup_limits *limits;
+};
+
+static void __attribute__((noreturn)) child_main(const struct child_args *a) {
+  const struct strata_run_spec *spec = a->spec;
+  char cwd[PATH_MAX];
+  gid_t groups[256];
+  size_t ng = spec->ngroups < 256 ? spec->ngroups : 256;
+  sigset_t none;
+
+  /* the engine's dispositions (an ignored SIGPIPE) would survive exec */
+  for (int s = 1; s < NSIG; s++)
+    signal(s, SIG_DFL);
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  umask(022);
+  close(a->pipe_read);
+  /* above the standard streams even when the engine ran with one closed,
+   * so close_fds() can keep 0, 1 and 2 and close everything else */
+  report_fd = fcntl(a->pipe_write, F_DUPFD_CLOEXEC, 3);
+  if (report_fd < 0)
+    _exit(127);
+  close(a->pipe_write);
+
+  /* Join the container's cgroups, then make the cgroup namespace: its root
+   * is where the process stands at unshare time, so the container sees its
+   * own cgroup as "/" (clone's CLONE_NEWCGROUP would root it at the
+   * engine's). */
+  for (size_t i = 0; i < a->limits->n; i++)
+    if (write(a->limits->procs[i], "0", 1) != 1)
+      fail(STAGE_SETUP, errno, "cannot join the cgroup %s", a->limits->dir[i]);
+  if (unshare(CLONE_NEWCGROUP) < 0)
+    fail(STAGE_SETUP, errno, "cannot create a cgroup namespace");
+
+  setup_rootfs(spec, a->cg, a->etc_dir);
+  sanitize_std_fds();
+  loopback_up();
+  if (spec->hostname && *spec->hostname &&
+      sethostname(spec->hostname, strlen(spec->hostname)) < 0)
+    fail(STAGE_SETUP, errno, "cannot set the host name '%s'", spec->hostname);
+
+  drop_bounding_set();
+  for (size_t i = 0; i < ng; i++)
+    groups[i] = spec->groups[i];
+  if (setgroups(ng, groups) < 0)
+    fail(STAGE_SETUP, errno, "setgroups");
+  if (setgid(spec->gid) < 0)
+    fail(STAGE_SETUP, errno, "setgid %u", spec->gid);
+  if (setuid(spec->uid) < 0)
+    fail(STAGE_SETUP, errno, "setuid %u", spec->uid);
+  if (cap_set_proc(a->caps) < 0)
+    fail(STAGE_SETUP, errno, "cannot set capabilities");
+  /* a foreground container must not outlive its engine (cleared by setuid,
+   * so set after it) */
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+
+  close_fds();
+  if (chdir(spec->cwd) < 0)
+    fail(STAGE_SETUP, errno, "cannot change to the working directory '%s'", spec->cwd);
+  /* After pivot_root the host's tree is detached: a directory outside the
+   * container makes getcwd fail (glibc refuses "(unreachable)/..."). */
+  if (getcwd(cwd, sizeof(cwd)) == NULL || cwd[0] != '/')
+    fail(STAGE_SETUP, errno ? errno : ENOENT,
+         "the working directory '%s' is outside the container", spec->cwd);
+
+  /* /proc/self/exe (runc CVE-2019-5736): this process stops being the
+   * engine at the execve below, and the engine never re-executes itself in
+   * the container.  The parent engine process lives in the host's PID
+   * namespace, which the container's /proc does not show, so no process of
+   * the container can reach the engine's binary through /proc/PID/exe. */
+  exec_command(spec);
+}
+
+/* ---------------------------------------------------------------- the engine side */
+
+static int ns_init(const struct strata_host *h, const struct strata_plugin_context *ctx,
+                   void **state, struct strata_error **err) {
+  struct ns_state *st = calloc(1, sizeof(*st));
+  host = h;
+  if (st == NULL || (ctx->data_dir && (st->data_dir = strdup(ctx->data_dir)) == NULL)) {
+    free(st);
+    return host->error(err, ENOMEM, "cannot start the namespaces backend");
+  }
+  *state = st;
+  return 0;
+}
+
+static void ns_fini(void *state) {
+  struct ns_state *st = state;
+  if (st != NULL)
+    free(st->data_dir);
+  free(st);
+}
+
+static int write_file_at(int dirfd, const char *name, const char *text) {
+  size_t len = strlen(text);
+  int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return -1;
+  if (fchmod(fd, 0644) < 0 || write(fd, text, len) != (ssize_t)len) {
+    int e = errno;
+    close(fd);
+    errno = e ? e : EIO;
+    return -1;
+  }
+  return close(fd);
+}
+
+/* Writes this run's /etc/hostname and /etc/hosts under DATA_DIR/ID and
+ * returns that directory's fd (the caller removes ID when the container
+ * ends), or -1 with *err set. */
+static int etc_files_write(const char *data_dir, const struct strata_run_spec *spec,
+                           char *path, size_t pathlen, struct strata_error **err) {
+  char hostname[300];
+  int top, dir;
+
+  if (mkdir(data_dir, 0700) < 0 && errno != EEXIST) {
+    /* <root>/plugins may not exist yet */
+    int slash = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int r = slash < 0 ? -1 : host->mkdir_p_at(slash, data_dir, 0700, err);
+    if (slash >= 0)
+      close(slash);
+    if (r < 0)
+      return slash < 0 ? host->error(err, errno, "cannot create '%s'", data_dir) : -1;
+  }
+  top = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (top < 0)
+    return host->error(err, errno, "cannot open '%s'", data_dir);
+  if (mkdirat(top, spec->id, 0700) < 0 && errno != EEXIST) {
+    int e = errno;
+    close(top);
+    return host->error(err, e, "cannot create '%s/%s'", data_dir, spec->id);
+  }
+  dir = openat(top, spec->id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  snprintf(hostname, sizeof(hostname), "%s\n", spec->hostname ? spec->hostname : "");
+  if (dir < 0 || write_file_at(dir, "hostname", hostname) < 0 ||
+      write_file_at(dir, "hosts", hosts_file) < 0) {
+    int e = errno;
+    if (dir >= 0)
+      close(dir);
+    close(top);
+    return host->error(err, e, "cannot write the container's /etc files in '%s'", data_dir);
+  }
+  close(dir);
+  snprintf(path, pathlen, "%s/%s", data_dir, spec->id);
+  return top;
+}
+
+static int child_entry(void *arg) {
+  child_main(arg);
+}
+
+static int probe_entry(void *arg) {
+  return 0;
+}
+
+/* Starts FN(ARG) in new namespaces, as posix_spawn does: CLONE_VM |
+ * CLONE_VFORK on a stack of its own, the parent suspended until the child
+ * execs or exits.  Copying the engine's page tables (fork) costs several
+ * milliseconds on a virtual machine; this does not.  The price: until its
+ * exec the child shares the engine's memory, so it never allocates (libcap
+ * state and paths are prepared by the parent), and only writes its own
+ * stack and report_fd.  Its file table and signal dispositions are its own
+ * (no CLONE_FILES, no CLONE_SIGHAND). */
+static pid_t clone_child(int (*fn)(void *), void *arg, unsigned long flags) {
+  const size_t size = 1 << 20;
+  void *stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
+                     -1, 0);
+  pid_t pid;
+  int e;
+  if (stack == MAP_FAILED)
+    return -1;
+  pid = clone(fn, (char *)stack + size, flags | CLONE_VM | CLONE_VFORK | SIGCHLD, arg);
+  e = errno;
+  munmap(stack, size);
+  errno = e;
+  return pid;
+}
+
+static int ns_probe(void *state, struct strata_error **err) {
+  pid_t pid;
+  int status;
+
+  if (CAP_IS_SUPPORTED(CAP_SETPCAP) == 0)
+    return host->error(err, 0, "the kernel does not support capability bounding sets");
+  pid = clone_child(probe_entry, NULL, NS_FLAGS);
+  if (pid < 0)
+    return host->error(err, errno,
+                       "cannot create mount, PID, UTS, IPC, network and cgroup namespaces");
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR)
+      return host->error(err, errno, "cannot create namespaces");
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return host->error(err, 0, "a process in new namespaces did not exit cleanly");
+  return 0;
+}
+
+/* Makes /etc/hostname and /etc/hosts exist in ROOTFS as regular files (the
+ * mount points for bind_etc_files), resolved inside it. */
+static int etc_files_prepare(const char *rootfs, struct strata_error **err) {
+  int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0)
+    return host->error(err, errno, "cannot open the root file system '%s'", rootfs);
+  if (host->mkdir_p_at(rootfd, "etc", 0755, err) < 0) {
+    close(rootfd);
+    return host->error_wrap(err, "cannot create /etc in the container");
+  }
+  for (size_t i = 0; i < sizeof(etc_files) / sizeof(etc_files[0]); i++) {
+    char dst[32];
+    struct stat st;
+    int fd;
+    snprintf(dst, sizeof(dst), "/etc/%s", etc_files[i]);
+    fd = host->open_in_root(rootfd, dst, O_RDONLY | O_CREAT | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+                            0644, err);
+    if (fd < 0) {
+      close(rootfd);
+      return host->error_wrap(err, "cannot create %s in the container", dst);
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+      close(fd);
+      close(rootfd);
+      return host->error(err, 0, "the image's %s is not a regular file; refusing to run it", dst);
+    }
+    close(fd);
+  }
+  close(rootfd);
+  return 0;
+}
+
+/* The container's mounts died with its mount namespace: drop the files. */
+static void etc_files_remove(int top, const char *id) {
+  struct strata_error *e = NULL;
+  if (top < 0)
+    return;
+  if (host->remove_tree_at(top, id, &e) < 0) {
+    host->log(STRATA_LOG_WARNING, DOMAIN, "cannot remove the /etc files of %.12s", id);
+    host->error_free(e);
+  }
+  close(top);
+}
+
+static void forward_signal(int sig) {
+  if (child_pid > 0)
+    kill(child_pid, sig);
+}
+
+static int ns_run(void *state, const struct strata_run_spec *spec, struct strata_error **err) {
+  static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+  struct sigaction sa = {.sa_handler = forward_signal}, old[4];
+  struct ns_state *st = state;
+  struct cgroup_layout cg;
+  struct child_failure f;
+  char etc_dir[PATH_MAX];
+  int etc_top = -1;
+  struct child_args args;
+  struct cgroup_limits limits;
+  cap_t caps;
+  sigset_t block, saved;
+  int pipefd[2], status;
+  ssize_t n;
+  pid_t pid;
+
+  if (spec->argv == NULL || spec->argv[0] == NULL)
+    return host->error(err, 0, "no command specified");
+  if (strchr(spec->id, '/') != NULL || spec->id[0] == '.')
+    return host->error(err, 0, "invalid container ID '%s'", spec->id);
+  if (spec->tty)
+    host->log(STRATA_LOG_WARNING, DOMAIN,
+              "-t: no pseudo-terminal is allocated yet; the container shares the caller's "
+              "standard streams");
+  cgroup_layout_read(&cg);
+  if (st != NULL && st->data_dir != NULL) {
+    if (etc_files_prepare(spec->rootfs, err) < 0)
+      return STRATA_RUN_ENGINE_ERROR;
+    etc_top = etc_files_write(st->data_dir, spec, etc_dir, sizeof(etc_dir), err);
+    if (etc_top < 0)
+      return STRATA_RUN_ENGINE_ERROR;
+  }
+  if (limits_create(&cg, spec, &limits, err) < 0) {
+    etc_files_remove(etc_top, spec->id);
+    return STRATA_RUN_ENGINE_ERROR;
+  }
+  caps = container_caps(spec->uid);
+  if (caps == NULL) {
+    int e = errno;
+    limits_remove(&limits);
+    etc_files_remove(etc_top, spec->id);
+    return host->error(err, e, "cannot prepare the container's capabilities");
+  }
+  if (pipe2(pipefd, O_CLOEXEC) < 0) {
+    int e = errno;
+    cap_free(caps);
+    limits_remove(&limits);
+    etc_files_remove(etc_top, spec->id);
+    return host->error(err, e, "cannot start container");
+  }
+  /* no signal may arrive between the clone and knowing the child's PID */
+  sigemptyset(&block);
+  for (int i = 0; i < 4; i++)
+    sigaddset(&block, sigs[i]);
+  sigprocmask(SIG_BLOCK, &block, &saved);
+  args = (struct child_args){.spec = spec, .cg = &cg, .etc_dir = etc_top >= 0 ? etc_dir : NULL,
+                             .caps = caps, .pipe_read = pipefd[0], .pipe_write = pipefd[1],
+                             .limits = &limits};
+  pid = clone_child(child_entry, &args, NS_FLAGS & ~CLONE_NEWCGROUP);
+  cap_free(caps);
+  if (pid < 0) {
+    int e = errno;
+    sigprocmask(SIG_SETMASK, &saved, NULL);
+    close(pipefd[0]);
+    close(pipefd[1]);
+    limits_remove(&limits);
+    etc_files_remove(etc_top, spec->id);
+    return host->error(err, e, "cannot create the container's namespaces");
+  }
+  child_pid = pid;
+  sigemptyset(&sa.sa_mask);
+  for (int i = 0; i < 4; i++)
+    sigaction(sigs[i], &sa, &old[i]);
+  sigprocmask(SIG_SETMASK, &saved, NULL);
+  close(pipefd[1]);
+  do
+    n = read(pipefd[0], &f, sizeof(f));
+  while (n < 0 && errno == EINTR);
+  close(pipefd[0]);
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  for (int i = 0; i < 4; i++)
+    sigaction(sigs[i], &old[i], NULL);
+  child_pid = 0;
+  limits_remove(&limits);
+  etc_files_remove(etc_top, spec->id);
+  if (n == (ssize_t)sizeof(f)) {
+    f.what[sizeof(f.what) - 1] = '\0';
+    if (f.stage == STAGE_EXEC && (f.errnum == ENOENT || f.errnum == ENOTDIR)) {
+      host->error(err, 0, "exec: \"%s\": executable file not found in $PATH", f.what);
+      return STRATA_RUN_NOT_FOUND;
+    }
+    if (f.stage == STAGE_EXEC) {
+      host->error(err, f.errnum, "exec: \"%s\"", f.what);
+      return STRATA_RUN_CANNOT_EXEC;
+    }
+    host->error(err, f.errnum, "cannot start container: %s", f.what);
+    return STRATA_RUN_ENGINE_ERROR;
+  }
+  if (WIFEXITED(status))
+    return WEXITSTATUS(status);
+  if (WIFSIGNALED(status))
+    return 128 + WTERMSIG(status);
+  return host->error(err, 0, "container ended in an unknown way");
+}
+
+static const struct strata_isolation_ops ns_ops = {
+    .version = STRATA_ISOLATION_OPS_VERSION,
+    .caps = STRATA_ISOLATION_CAP_ISOLATES | STRATA_ISOLATION_CAP_LIMITS,
+    .probe = ns_probe,
+    .run = ns_run,
+};
+
+static const struct strata_plugin_info ns_info = {
+    STRATA_PLUGIN_INFO_INIT(STRATA_PLUGIN_ISOLATION, "namespaces", PACKAGE_VERSION,
+                            "Linux namespaces (mount, PID, UTS, IPC, network: loopback only, "
+                            "cgroup), pivot_root, Docker's default capabilities and masked paths",
+                            "Apache-2.0"),
+    .init = ns_init,
+    .fini = ns_fini,
+    .ops = &ns_ops,
+};
+
+STRATA_PLUGIN_DEFINE(ns_info)
