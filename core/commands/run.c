@@ -10,7 +10,6 @@ static const char help[] =
     "Usage:  strata run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\n"
     "Create and run a new container (pulling the image first if it is missing)\n\n"
     "Options:\n"
-    "      --cpus decimal        Number of CPUs (namespaces backend)\n"
     "  -d, --detach              Run in the background (not available yet with the\n"
     "                            foreground-only backends)\n"
     "%s";
