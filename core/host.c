@@ -1,7 +1,11 @@
 #include "config.h"
 #include "host.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 
 #include "error.h"
@@ -35,6 +39,24 @@ static int host_error_wrap(struct strata_error **err, const char *fmt, ...) {
   return -1;
 }
 
+static int host_open_area(const char *dir, const char *const *subdirs,
+                          struct strata_error **err) {
+  int fd;
+  if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+    return strata_error_set(err, errno, "cannot create '%s'", dir);
+  fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return strata_error_set(err, errno, "cannot open '%s'", dir);
+  for (const char *const *d = subdirs; d && *d; d++) {
+    if (mkdirat(fd, *d, 0700) < 0 && errno != EEXIST) {
+      int e = errno;
+      close(fd);
+      return strata_error_set(err, e, "cannot create '%s/%s'", dir, *d);
+    }
+  }
+  return fd;
+}
+
 static const struct strata_host host = {
     .version = STRATA_HOST_VERSION,
     .size = sizeof(struct strata_host),
@@ -45,6 +67,7 @@ static const struct strata_host host = {
     .open_in_root = strata_open_in_root,
     .remove_tree_at = strata_remove_tree_at,
     .mkdir_p_at = strata_mkdir_p_at,
+    .open_area = host_open_area,
 };
 
 const struct strata_host *strata_host_table(void) { return &host; }

@@ -54,6 +54,11 @@ struct strata_host {
   /* mkdir -p of PATH relative to DIRFD (each component created 0700 unless
    * it exists). */
   int (*mkdir_p_at)(int dirfd, const char *path, mode_t mode, struct strata_error **err);
+
+  /* Since ABI 1.1: the plugin's own area.  Creates DIR (0700) and each of
+   * SUBDIRS (a NULL-terminated list of names, may be NULL) inside it, then
+   * returns an O_DIRECTORY fd of DIR that the plugin owns, or -1 with *err. */
+  int (*open_area)(const char *dir, const char *const *subdirs, struct strata_error **err);
 };
 
 #ifdef __cplusplus

@@ -74,16 +74,8 @@ static void copy_fini(void *state) {
 /* Opens (creating) the driver's area and its folders. */
 static int data_fd(struct copy_state *s, struct strata_error **err) {
   static const char *const dirs[] = {"layers", "staging", "containers", NULL};
-  if (s->datafd >= 0)
-    return s->datafd;
-  if (mkdir(s->data_dir, 0700) < 0 && errno != EEXIST)
-    return host->error(err, errno, "cannot create '%s'", s->data_dir);
-  s->datafd = open(s->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (s->datafd < 0)
-    return host->error(err, errno, "cannot open '%s'", s->data_dir);
-  for (const char *const *d = dirs; *d; d++)
-    if (mkdirat(s->datafd, *d, 0700) < 0 && errno != EEXIST)
-      return host->error(err, errno, "cannot create '%s/%s'", s->data_dir, *d);
+    s->datafd = host->open_area(s->data_dir, dirs, err);
   return s->datafd;
 }
 
