@@ -194,10 +194,12 @@ static void print_pulling_from(struct pull *p, const char *name) {
   }
 }
 
+/* TOP_DIGEST is what the name pointed at (an index, for a multi-platform
+ * image): the digest Docker shows and records in RepoDigests. */
 static int publish(struct pull *p, const char *config_digest, const char *manifest_digest,
-                   const char *manifest_mt, struct strata_image_config *cfg, char (*chains)[72],
-                   json_t *sizes, uint64_t total, const char *name, bool *updated,
-                   struct strata_error **err) {
+                   const char *top_digest, const char *manifest_mt,
+                   struct strata_image_config *cfg, char (*chains)[72], json_t *sizes,
+                   uint64_t total, const char *name, bool *updated, struct strata_error **err) {
   cleanup_json json_t *rec = NULL;
   cleanup_json json_t *old = NULL;
   cleanup_json json_t *names = NULL;
@@ -218,7 +220,7 @@ static int publish(struct pull *p, const char *config_digest, const char *manife
   if (name != NULL && strata_reference_parse(name, &ref, NULL) == 0) {
     repo = strata_reference_repository(ref);
     strata_reference_free(ref);
-    if (repo && asprintf(&repo_digest, "%s@%s", repo, manifest_digest) >= 0)
+    if (repo && asprintf(&repo_digest, "%s@%s", repo, top_digest) >= 0)
       json_array_append_new(digests, json_string(repo_digest));
   }
   if (strata_image_load(p->ctx->store, config_digest, &old, err) < 0)
@@ -262,6 +264,7 @@ static int pull_locked(struct pull *p, const char *location, char **image_id, ch
                        struct strata_error **err) {
   struct strata_manifest_reply reply = {.size = sizeof(reply)};
   char mdigest[STRATA_DIGEST_STR_LEN + 1];
+  char top_digest[STRATA_DIGEST_STR_LEN + 1];
   struct strata_manifest *m = NULL;
   struct strata_image_config *cfg = NULL;
   cleanup_free char *name = NULL;
@@ -276,6 +279,7 @@ static int pull_locked(struct pull *p, const char *location, char **image_id, ch
 
   if (fetch_manifest(p, NULL, NULL, &reply, mdigest, err) < 0)
     goto out;
+  memcpy(top_digest, mdigest, sizeof(top_digest));
   if (reply.name == NULL) {
     strata_error_set(err, 0, "the transport gave no name for '%s'", location);
     goto out;
@@ -352,10 +356,10 @@ static int pull_locked(struct pull *p, const char *location, char **image_id, ch
   if (strata_store_put_blob(p->ctx->store, m->config.digest, cfg_data, cfg_len, err) < 0 ||
       strata_store_put_blob(p->ctx->store, mdigest, reply.data, reply.len, err) < 0)
     goto out;
-  if (publish(p, m->config.digest, mdigest, m->media_type, cfg, chains, sizes, total, name,
-              &updated, err) < 0)
+  if (publish(p, m->config.digest, mdigest, top_digest, m->media_type, cfg, chains, sizes, total,
+              name, &updated, err) < 0)
     goto out;
-  say(p, "Digest: %s\n", mdigest);
+  say(p, "Digest: %s\n", top_digest);
   say(p, "Status: %s for %s\n", updated ? "Downloaded newer image" : "Image is up to date",
       strata_reference_familiar(name));
   if (image_id)

@@ -164,6 +164,10 @@ if [ "$(uname -m)" = x86_64 ]; then
     sx pull "oci:$FIXTURES/multi:1"
     check_rc "pull oci:multi:1 (OCI index)" 0
     check_match "pull multi:1: Status line" "$OUT" "^Status: (Downloaded newer image|Image is up to date) for localhost/multi:1$"
+    # as Docker: the digest of what the name points at, the index
+    check_match "pull multi:1: Digest is the index's" "$OUT" "^Digest: $(fx_manifest "$FIXTURES/multi" 1)$"
+    sx inspect -f '{{index .RepoDigests 0}}' localhost/multi:1
+    check_eq "multi:1: RepoDigests names the index" "localhost/multi@$(fx_manifest "$FIXTURES/multi" 1)" "$OUT"
     sx run --rm localhost/multi:1 cat /etc/arch
     check_eq "multi:1: the amd64 image was picked" amd64 "$OUT"
     sx inspect localhost/multi:1
