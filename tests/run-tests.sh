@@ -8,6 +8,13 @@ bash tests/install-deps.sh
 bash tests/build.sh
 status=0
 make -j"$(nproc)" check || status=$?
+# one closing line for whoever reads only the end
+if [ -f test-suite.log ]; then
+    pass=$(sed -n 's/^# PASS: *//p' test-suite.log | head -1)
+    fail=$(sed -n 's/^# FAIL: *//p' test-suite.log | head -1)
+    errs=$(sed -n 's/^# ERROR: *//p' test-suite.log | head -1)
+    skip=$(sed -n 's/^# SKIP: *//p' test-suite.log | head -1)
+fi
 # show what failed, since CI keeps only the output
 for log in tests/unit/*.log tests/integration/*.log; do
     [ -f "$log" ] || continue
@@ -16,9 +23,13 @@ for log in tests/unit/*.log tests/integration/*.log; do
         *) echo "==== $log"; tail -60 "$log" ;;
     esac
 done
-[ "$status" -eq 0 ] || exit "$status"
+if [ "$status" -ne 0 ]; then
+    echo "tests: ${pass:-0} passed, $(( ${fail:-0} + ${errs:-0} )) failed, ${skip:-0} skipped"
+    exit "$status"
+fi
 if [ "${STRATA_SKIP_DISTCHECK:-}" != 1 ]; then
     make -j"$(nproc)" distcheck >/tmp/strata-distcheck.log 2>&1 || {
         tail -80 /tmp/strata-distcheck.log; exit 1; }
     grep -E "archives ready for distribution|^strata-.*tar.gz" /tmp/strata-distcheck.log | head -3
 fi
+echo "tests: ${pass:-0} passed, $(( ${fail:-0} + ${errs:-0} )) failed, ${skip:-0} skipped"
