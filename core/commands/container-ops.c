@@ -19,6 +19,7 @@
 #include "layer-store.h"
 #include "log.h"
 #include "pull.h"
+#include "reference.h"
 #include "runspec.h"
 #include "safe-path.h"
 
@@ -36,7 +37,12 @@ static int find_or_pull(struct strata_context *ctx, const char *image, const cha
   r = strata_image_resolve(ctx->store, image, id, NULL, err);
   if (r <= 0)
     return r;
-  fprintf(stderr, "Unable to find image '%s' locally\n", image);
+  {
+    /* Docker names the image in full: 'busybox:latest' */
+    cleanup_free char *full = strata_image_normalize_name(image, NULL);
+    fprintf(stderr, "Unable to find image '%s' locally\n",
+            full ? strata_reference_familiar(full) : image);
+  }
   return strata_pull(ctx, image, &po, id, &name, err);
 }
 
