@@ -80,7 +80,8 @@ check_fail "ps: before a missing container" 1 "No such container: nope" -- ps -a
 sx ps --help
 check_contains "ps --help lists --filter" "$OUT" "--filter"
 
-kill "$rpid" 2>/dev/null; wait "$bg" 2>/dev/null
+# SIGKILL: sleep is PID 1 of its namespace and ignores a plain TERM
+kill -KILL "$rpid" 2>/dev/null; wait "$bg" 2>/dev/null
 
 # ---------------------------------------------------------------- images
 # repos DESC ARGS... : `images --format {{.Repository}}:{{.Tag}}`, sorted
