@@ -408,8 +408,9 @@ int cmd_ps(struct strata_context *ctx, int argc, char **argv) {
     ps_filter_clear(&pf);
     return rc;
   }
-  /* as Docker: before and since look at stopped containers without -a */
-  if (pf.before || pf.since)
+  /* as Docker's daemon: status, before and since look at stopped
+   * containers without -a */
+  if (pf.before || pf.since || strata_filter_has(pf.filters, "status"))
     all = true;
   for (char **i = ids; *i; i++) {
     json_t *rec = NULL;

@@ -36,6 +36,7 @@ names() { local d=$1; shift; sx ps "$@" --format '{{.Names}}'
 WANT="c0 c3 cr nt up";  names "ps -a without a filter lists all" -a
 WANT="up";             names "ps without -a: running only" 
 WANT="c0 c3 nt";       names "status=exited" -a --filter status=exited
+WANT="c0 c3 nt";       names "status implies -a" --filter status=exited
 WANT="cr";             names "status=created" -a -f status=created
 WANT="up";             names "status=running" -a -f status=running
 WANT="c0";             names "exited holds only for exited containers" -a -f status=created -f status=exited -f exited=0
