@@ -318,8 +318,7 @@ static json_t *ps_row(json_t *rec, time_t created, time_t now, bool notrunc) {
   char id[80], cmd[4200], ago[64], at[80], status[96];
   const char *name = json_string_value(json_object_get(rec, "Name"));
   const char *image = json_string_value(json_object_get(rec, "ImageName"));
-  json_t *st = json_object_get(rec, "State");
-  const char *state = json_string_value(json_object_get(st, "Status"));
+  const char *state = shown_state(rec);
   json_t *labels = json_object_get(json_object_get(rec, "Config"), "Labels");
   json_t *row;
   char *lab = NULL;
@@ -334,8 +333,6 @@ static json_t *ps_row(json_t *rec, time_t created, time_t now, bool notrunc) {
   strata_human_ago(created, now, ago, sizeof(ago));
   go_time(created, at, sizeof(at));
   status_column(rec, now, status, sizeof(status));
-  if (state && strcmp(state, "running") == 0 && !really_running(st))
-    state = "exited";
   if (lf != NULL) {
     json_object_foreach(labels, key, val) {
       fprintf(lf, "%s%s=%s", first ? "" : ",", key, json_string_value(val) ?: "");
@@ -345,7 +342,7 @@ static json_t *ps_row(json_t *rec, time_t created, time_t now, bool notrunc) {
   }
   row = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "ID",
                   id, "Image", image ? image : "", "Command", cmd, "CreatedAt", at, "RunningFor",
-                  ago, "Ports", "", "Status", status, "State", state ? state : "created", "Size",
+                  ago, "Ports", "", "Status", status, "State", state, "Size",
                   "0B", "Names", name ? (name[0] == '/' ? name + 1 : name) : "", "Labels",
                   lab ? lab : "", "Mounts", "", "Networks", "");
   free(lab);
