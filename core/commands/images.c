@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <fnmatch.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,10 +8,12 @@
 
 #include "cleanup.h"
 #include "commands.h"
+#include "filter.h"
 #include "humanize.h"
 #include "image.h"
 #include "json-cleanup.h"
 #include "reference.h"
+#include "store.h"
 
 static const char help[] =
     "Usage:  strata images [OPTIONS] [REPOSITORY[:TAG]]\n\n"
@@ -18,6 +21,8 @@ static const char help[] =
     "Options:\n"
     "  -a, --all        Show all images (no intermediate images are hidden today)\n"
     "      --digests    Show digests\n"
+    "  -f, --filter     Filter output based on conditions provided (repeatable):\n"
+    "                   dangling=true|false, reference, label, before, since\n"
     "      --format     Format output using a Go template, 'table ...' or 'json'\n"
     "      --no-trunc   Don't truncate output\n"
     "  -q, --quiet      Only show image IDs\n";
@@ -61,11 +66,100 @@ static bool matches(const char *name, const char *filter) {
   return strncmp(name, full, (size_t)(colon - full)) == 0 && name[colon - full] == ':';
 }
 
+/* ------------------------------------------------------------------ --filter */
+
+static const char *const images_filter_keys[] = {"dangling", "reference", "label",
+                                                 "before",   "since",     NULL};
+static const char *const booleans[] = {"true", "false", NULL};
+
+struct images_filter {
+  json_t *filters;
+  bool dangling_only, named_only;
+  time_t before, since; /* 0: not given */
+};
+
+/* The creation time of the image WHAT names; fails when there is none. */
+static int image_created(struct strata_context *ctx, const char *what, time_t *t,
+                         struct strata_error **err) {
+  cleanup_free char *id = NULL;
+  cleanup_json json_t *rec = NULL;
+  int r = strata_image_resolve(ctx->store, what, &id, NULL, err);
+  if (r == 1)
+    return strata_error_set(err, 0, "No such image: %s", what);
+  if (r < 0 || strata_image_load(ctx->store, id, &rec, err) != 0)
+    return -1;
+  *t = 0;
+  strata_parse_rfc3339(json_string_value(json_object_get(rec, "created")), t);
+  return 0;
+}
+
+/* Validates and resolves the parsed filters; returns an exit code or 0. */
+static int images_filter_prepare(struct strata_context *ctx, struct images_filter *pf) {
+  struct strata_error *err = NULL;
+  json_t *v;
+  size_t i;
+  if (strata_filter_check_values(pf->filters, "dangling", booleans, &err) < 0)
+    return cli_fail(err, EXIT_ENGINE);
+  /* Docker: "true" among the values wins */
+  json_array_foreach(strata_filter_values(pf->filters, "dangling"), i, v) {
+    if (strcmp(json_string_value(v), "true") == 0)
+      pf->dangling_only = true;
+  }
+  pf->named_only = strata_filter_has(pf->filters, "dangling") && !pf->dangling_only;
+  /* several before/since values: the most restrictive one holds, as Docker */
+  json_array_foreach(strata_filter_values(pf->filters, "before"), i, v) {
+    time_t t;
+    if (image_created(ctx, json_string_value(v), &t, &err) < 0)
+      return cli_fail(err, 1);
+    if (pf->before == 0 || t < pf->before)
+      pf->before = t;
+  }
+  json_array_foreach(strata_filter_values(pf->filters, "since"), i, v) {
+    time_t t;
+    if (image_created(ctx, json_string_value(v), &t, &err) < 0)
+      return cli_fail(err, 1);
+    if (t > pf->since)
+      pf->since = t;
+  }
+  return 0;
+}
+
+/* Everything but "reference", which is per name: labels, age. */
+static bool images_filter_match(struct strata_context *ctx, const struct images_filter *pf,
+                                const char *id, time_t created) {
+  if (pf->before && created >= pf->before)
+    return false;
+  if (pf->since && created <= pf->since)
+    return false;
+  if (strata_filter_has(pf->filters, "label")) {
+    cleanup_free char *data = NULL;
+    cleanup_json json_t *cfg = NULL;
+    struct strata_error *err = NULL;
+    if (strata_store_get_blob(ctx->store, id, &data, NULL, &err) < 0) {
+      strata_error_clear(&err);
+      return false;
+    }
+    cfg = json_loads(data, 0, NULL);
+    if (!strata_filter_match_labels(pf->filters, "label",
+                                    json_object_get(json_object_get(cfg, "config"), "Labels")))
+      return false;
+  }
+  return true;
+}
+
+/* Docker's reference.FamiliarMatch: path.Match against "repo:tag" or "repo". */
+static bool reference_is(const char *pattern, void *data) {
+  const char *familiar = data, *colon = strrchr(familiar, ':');
+  cleanup_free char *repo = strndup(familiar, colon ? (size_t)(colon - familiar) : strlen(familiar));
+  return fnmatch(pattern, familiar, FNM_PATHNAME) == 0 ||
+         (repo && fnmatch(pattern, repo, FNM_PATHNAME) == 0);
+}
+
 int cmd_images(struct strata_context *ctx, int argc, char **argv) {
   static const struct option opts[] = {
       {"all", no_argument, NULL, 'a'},          {"quiet", no_argument, NULL, 'q'},
       {"no-trunc", no_argument, NULL, 'T'},     {"digests", no_argument, NULL, 'd'},
-      {"format", required_argument, NULL, 'F'},
+      {"format", required_argument, NULL, 'F'}, {"filter", required_argument, NULL, 'f'},
       {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
   };
   bool quiet = false, notrunc = false, digests = false;
@@ -83,10 +177,18 @@ int cmd_images(struct strata_context *ctx, int argc, char **argv) {
   json_t *records = json_object();
   time_t now = time(NULL);
   int c;
+  struct images_filter pf = {NULL, false, false, 0, 0};
 
-  while ((c = getopt_long(argc, argv, "+aqh", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "+aqf:h", opts, NULL)) != -1) {
     switch (c) {
     case 'a':
+      break;
+    case 'f':
+      if (strata_filter_add(&pf.filters, optarg, images_filter_keys, &err) < 0) {
+        json_decref(pf.filters);
+        json_decref(records);
+        return cli_fail(err, EXIT_ENGINE);
+      }
       break;
     case 'q':
       quiet = true;
@@ -102,9 +204,11 @@ int cmd_images(struct strata_context *ctx, int argc, char **argv) {
       break;
     case 'h':
       cli_help("images", help);
+      json_decref(pf.filters);
       json_decref(records);
       return 0;
     default:
+      json_decref(pf.filters);
       json_decref(records);
       return cli_usage("images", 125, "invalid option");
     }
@@ -112,8 +216,14 @@ int cmd_images(struct strata_context *ctx, int argc, char **argv) {
   filter = optind < argc ? argv[optind] : NULL;
   if (strata_context_store(ctx, false, &err) < 0 || strata_names_load(ctx->store, &names, &err) < 0 ||
       (ids = strata_image_list(ctx->store, &err)) == NULL) {
+    json_decref(pf.filters);
     json_decref(records);
     return cli_fail(err, 1);
+  }
+  if ((rc = images_filter_prepare(ctx, &pf)) != 0) {
+    json_decref(pf.filters);
+    json_decref(records);
+    return rc;
   }
   for (char **i = ids; *i; i++) {
     json_t *rec = NULL;
@@ -126,19 +236,24 @@ int cmd_images(struct strata_context *ctx, int argc, char **argv) {
     json_object_set_new(records, *i, rec);
     strata_parse_rfc3339(json_string_value(json_object_get(rec, "created")), &created);
     tags = strata_names_of(names, *i);
+    if (!images_filter_match(ctx, &pf, *i, created) || (pf.dangling_only && tags && tags[0] != NULL) ||
+        (pf.named_only && (tags == NULL || tags[0] == NULL)))
+      continue;
     for (char **t = tags; *t || t == tags; t++) {
       struct row r = {.id = json_string_value(json_object_get(rec, "id")),
                       .created = created,
                       .size = (uint64_t)json_integer_value(json_object_get(rec, "size"))};
       if (*t != NULL) {
         char *colon = strrchr(*t, ':');
-        if (!matches(*t, filter))
+        if (!matches(*t, filter) || !strata_filter_any(pf.filters, "reference", reference_is,
+                                                        (void *)strata_reference_familiar(*t)))
           continue;
         r.repo = strndup(strata_reference_familiar(*t),
                          strlen(strata_reference_familiar(*t)) - strlen(colon));
         r.tag = strdup(colon + 1);
       } else {
-        if (filter != NULL)
+        /* a nameless image has no reference to match */
+        if (filter != NULL || strata_filter_has(pf.filters, "reference"))
           break;
         r.repo = strdup("<none>");
         r.tag = strdup("<none>");
@@ -196,5 +311,6 @@ int cmd_images(struct strata_context *ctx, int argc, char **argv) {
   }
   free(rows);
   json_decref(records);
+  json_decref(pf.filters);
   return rc;
 }

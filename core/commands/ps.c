@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -9,6 +10,8 @@
 #include "cleanup.h"
 #include "commands.h"
 #include "container.h"
+#include "filter.h"
+#include "image.h"
 #include "humanize.h"
 #include "json-cleanup.h"
 
@@ -17,6 +20,8 @@ static const char help[] =
     "List containers\n\n"
     "Options:\n"
     "  -a, --all             Show all containers (default shows just running)\n"
+    "  -f, --filter filter   Filter output based on conditions provided (repeatable):\n"
+    "                        status, name, id, ancestor, label, exited, before, since\n"
     "      --format string   Format output using a Go template, 'table ...' or 'json'\n"
     "      --no-trunc        Don't truncate output\n"
     "  -q, --quiet           Only display container IDs\n";
@@ -26,9 +31,16 @@ struct row {
   time_t created;
 };
 
+/* Newest first.  The Created stamps are fixed-width RFC 3339 with
+ * nanoseconds, so comparing them as strings also orders containers made
+ * within the same second, which the seconds in r->created cannot. */
 static int row_cmp(const void *a, const void *b) {
   const struct row *x = a, *y = b;
-  return x->created == y->created ? 0 : (x->created < y->created ? 1 : -1);
+  const char *cx = json_string_value(json_object_get(x->rec, "Created"));
+  const char *cy = json_string_value(json_object_get(y->rec, "Created"));
+  if (x->created != y->created)
+    return x->created < y->created ? 1 : -1;
+  return cx && cy ? -strcmp(cx, cy) : 0;
 }
 
 /* Go's strconv.Quote, which Docker applies to the COMMAND column. */
@@ -143,6 +155,157 @@ static const struct strata_template_method ps_methods[] = {
     {NULL, 0, NULL},
 };
 
+/* ------------------------------------------------------------------ --filter */
+
+static const char *const ps_filter_keys[] = {"status", "name",   "id",     "ancestor", "label",
+                                             "exited", "before", "since",  NULL};
+/* Docker's container states; those strata never enters simply match nothing */
+static const char *const ps_states[] = {"created", "restarting", "running", "removing",
+                                        "paused",  "exited",     "dead",    NULL};
+
+/* What the filters need beyond the record, resolved once. */
+struct ps_filter {
+  json_t *filters;
+  json_t *ancestors; /* image IDs the ancestor values resolve to */
+  char *before, *since; /* "Created" stamps (fixed-width RFC 3339: strcmp orders them) */
+};
+
+static void ps_filter_clear(struct ps_filter *pf) {
+  json_decref(pf->filters);
+  json_decref(pf->ancestors);
+  free(pf->before);
+  free(pf->since);
+}
+
+/* The Created stamp of the container WHAT names; returns 1 with *err set
+ * when there is none (Docker fails the whole listing then). */
+static int created_of(struct strata_context *ctx, const char *what, char **out,
+                      struct strata_error **err) {
+  cleanup_free char *id = NULL;
+  json_t *rec = NULL;
+  int r = strata_container_resolve(ctx->store, what, &id, err);
+  if (r == 1)
+    return strata_error_set(err, 0, "No such container: %s", what);
+  if (r < 0 || strata_container_load(ctx->store, id, &rec, err) != 0)
+    return -1;
+  *out = strdup(json_string_value(json_object_get(rec, "Created")) ?: "");
+  json_decref(rec);
+  return 0;
+}
+
+/* Validates the values and resolves the references of the parsed filters.
+ * Returns the exit code of a failure, 0 on success. */
+static int ps_filter_prepare(struct strata_context *ctx, struct ps_filter *pf) {
+  struct strata_error *err = NULL;
+  json_t *v;
+  size_t i;
+
+  if (strata_filter_check_values(pf->filters, "status", ps_states, &err) < 0)
+    return cli_fail(err, EXIT_ENGINE);
+  json_array_foreach(strata_filter_values(pf->filters, "exited"), i, v) {
+    char *end;
+    const char *s = json_string_value(v);
+    errno = 0;
+    (void)strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || errno != 0)
+      return cli_failf(EXIT_ENGINE, "invalid filter 'exited=%s'", s);
+  }
+  pf->ancestors = json_array();
+  json_array_foreach(strata_filter_values(pf->filters, "ancestor"), i, v) {
+    cleanup_free char *id = NULL;
+    /* as Docker: an image that does not exist matches no container */
+    if (strata_image_resolve(ctx->store, json_string_value(v), &id, NULL, &err) == 0)
+      json_array_append_new(pf->ancestors, json_string(id));
+    strata_error_clear(&err);
+  }
+  /* several before/since values: the most restrictive one holds */
+  json_array_foreach(strata_filter_values(pf->filters, "before"), i, v) {
+    char *c = NULL;
+    if (created_of(ctx, json_string_value(v), &c, &err) != 0)
+      return cli_fail(err, 1);
+    if (pf->before == NULL || strcmp(c, pf->before) < 0) {
+      free(pf->before);
+      pf->before = c;
+    } else {
+      free(c);
+    }
+  }
+  json_array_foreach(strata_filter_values(pf->filters, "since"), i, v) {
+    char *c = NULL;
+    if (created_of(ctx, json_string_value(v), &c, &err) != 0)
+      return cli_fail(err, 1);
+    if (pf->since == NULL || strcmp(c, pf->since) > 0) {
+      free(pf->since);
+      pf->since = c;
+    } else {
+      free(c);
+    }
+  }
+  return 0;
+}
+
+static bool equals(const char *value, void *data) { return strcmp(value, (const char *)data) == 0; }
+
+static bool exit_code_is(const char *value, void *data) {
+  return strtol(value, NULL, 10) == *(long *)data;
+}
+
+static bool ancestor_is(const char *value, void *data) {
+  json_t *rec = data;
+  const char *image = json_string_value(json_object_get(rec, "ImageName"));
+  return image && strcmp(value, image) == 0;
+}
+
+/* The state ps shows: a "running" record whose process is gone is exited. */
+static const char *shown_state(json_t *rec) {
+  json_t *st = json_object_get(rec, "State");
+  const char *state = json_string_value(json_object_get(st, "Status"));
+  if (state && strcmp(state, "running") == 0 && !really_running(st))
+    return "exited";
+  return state ? state : "created";
+}
+
+/* Different keys AND, the values of one key OR (labels AND, as Docker). */
+static bool ps_filter_match(const struct ps_filter *pf, json_t *rec) {
+  json_t *f = pf->filters;
+  const char *state = shown_state(rec);
+  const char *name = json_string_value(json_object_get(rec, "Name")) ?: "";
+  const char *created = json_string_value(json_object_get(rec, "Created")) ?: "";
+  const char *image = json_string_value(json_object_get(rec, "Image")) ?: "";
+
+  if (f == NULL)
+    return true;
+  if (!strata_filter_any(f, "status", equals, (void *)state))
+    return false;
+  /* Docker matches the name with and without its leading '/' */
+  if (!strata_filter_match_regexp(f, "name", name) &&
+      !strata_filter_match_regexp(f, "name", name[0] == '/' ? name + 1 : name))
+    return false;
+  if (!strata_filter_match_regexp(f, "id", json_string_value(json_object_get(rec, "Id"))))
+    return false;
+  if (!strata_filter_match_labels(f, "label",
+                                  json_object_get(json_object_get(rec, "Config"), "Labels")))
+    return false;
+  if (strata_filter_has(f, "exited")) {
+    long code = (long)json_integer_value(json_object_get(json_object_get(rec, "State"), "ExitCode"));
+    if (strcmp(state, "exited") != 0 || !strata_filter_any(f, "exited", exit_code_is, &code))
+      return false;
+  }
+  if (strata_filter_has(f, "ancestor")) {
+    bool hit = false;
+    json_t *v;
+    size_t i;
+    json_array_foreach(pf->ancestors, i, v) hit |= strcmp(json_string_value(v), image) == 0;
+    if (!hit && !strata_filter_any(f, "ancestor", ancestor_is, rec))
+      return false;
+  }
+  if (pf->before && strcmp(created, pf->before) >= 0)
+    return false;
+  if (pf->since && strcmp(created, pf->since) <= 0)
+    return false;
+  return true;
+}
+
 /* "2024-01-01 00:00:00 +0000 UTC", Go's time.Time String() as Docker prints CreatedAt. */
 static void go_time(time_t t, char *buf, size_t len) {
   struct tm tm;
@@ -155,8 +318,7 @@ static json_t *ps_row(json_t *rec, time_t created, time_t now, bool notrunc) {
   char id[80], cmd[4200], ago[64], at[80], status[96];
   const char *name = json_string_value(json_object_get(rec, "Name"));
   const char *image = json_string_value(json_object_get(rec, "ImageName"));
-  json_t *st = json_object_get(rec, "State");
-  const char *state = json_string_value(json_object_get(st, "Status"));
+  const char *state = shown_state(rec);
   json_t *labels = json_object_get(json_object_get(rec, "Config"), "Labels");
   json_t *row;
   char *lab = NULL;
@@ -171,8 +333,6 @@ static json_t *ps_row(json_t *rec, time_t created, time_t now, bool notrunc) {
   strata_human_ago(created, now, ago, sizeof(ago));
   go_time(created, at, sizeof(at));
   status_column(rec, now, status, sizeof(status));
-  if (state && strcmp(state, "running") == 0 && !really_running(st))
-    state = "exited";
   if (lf != NULL) {
     json_object_foreach(labels, key, val) {
       fprintf(lf, "%s%s=%s", first ? "" : ",", key, json_string_value(val) ?: "");
@@ -182,7 +342,7 @@ static json_t *ps_row(json_t *rec, time_t created, time_t now, bool notrunc) {
   }
   row = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "ID",
                   id, "Image", image ? image : "", "Command", cmd, "CreatedAt", at, "RunningFor",
-                  ago, "Ports", "", "Status", status, "State", state ? state : "created", "Size",
+                  ago, "Ports", "", "Status", status, "State", state, "Size",
                   "0B", "Names", name ? (name[0] == '/' ? name + 1 : name) : "", "Labels",
                   lab ? lab : "", "Mounts", "", "Networks", "");
   free(lab);
@@ -193,8 +353,10 @@ int cmd_ps(struct strata_context *ctx, int argc, char **argv) {
   static const struct option opts[] = {
       {"all", no_argument, NULL, 'a'},      {"quiet", no_argument, NULL, 'q'},
       {"no-trunc", no_argument, NULL, 'T'}, {"format", required_argument, NULL, 'F'},
-      {"help", no_argument, NULL, 'h'},     {NULL, 0, NULL, 0},
+      {"filter", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
   };
+  struct ps_filter pf = {NULL, NULL, NULL, NULL};
   bool all = false, quiet = false, notrunc = false;
   const char *format = NULL;
   struct strata_error *err = NULL;
@@ -205,10 +367,16 @@ int cmd_ps(struct strata_context *ctx, int argc, char **argv) {
   time_t now = time(NULL);
   int c, rc;
 
-  while ((c = getopt_long(argc, argv, "+aqh", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "+aqf:h", opts, NULL)) != -1) {
     switch (c) {
     case 'a':
       all = true;
+      break;
+    case 'f':
+      if (strata_filter_add(&pf.filters, optarg, ps_filter_keys, &err) < 0) {
+        ps_filter_clear(&pf);
+        return cli_fail(err, EXIT_ENGINE);
+      }
       break;
     case 'q':
       quiet = true;
@@ -220,21 +388,33 @@ int cmd_ps(struct strata_context *ctx, int argc, char **argv) {
       format = optarg;
       break;
     case 'h':
+      ps_filter_clear(&pf);
       cli_help("ps", help);
       return 0;
     default:
+      ps_filter_clear(&pf);
       return cli_usage("ps", 125, "invalid option");
     }
   }
   if (strata_context_store(ctx, false, &err) < 0 ||
-      (ids = strata_container_list(ctx->store, &err)) == NULL)
+      (ids = strata_container_list(ctx->store, &err)) == NULL) {
+    ps_filter_clear(&pf);
     return cli_fail(err, 1);
+  }
+  if ((rc = ps_filter_prepare(ctx, &pf)) != 0) {
+    ps_filter_clear(&pf);
+    return rc;
+  }
+  /* as Docker's daemon: status, before and since look at stopped
+   * containers without -a */
+  if (pf.before || pf.since || strata_filter_has(pf.filters, "status"))
+    all = true;
   for (char **i = ids; *i; i++) {
     json_t *rec = NULL;
     struct row r;
     if (strata_container_load(ctx->store, *i, &rec, NULL) != 0)
       continue;
-    if (!all && !really_running(json_object_get(rec, "State"))) {
+    if ((!all && !really_running(json_object_get(rec, "State"))) || !ps_filter_match(&pf, rec)) {
       json_decref(rec);
       continue;
     }
@@ -259,5 +439,6 @@ int cmd_ps(struct strata_context *ctx, int argc, char **argv) {
   }
   free(docs);
   free(rows);
+  ps_filter_clear(&pf);
   return rc;
 }
