@@ -32,18 +32,20 @@ int strata_template_render(const struct strata_template *tpl, json_t *dot,
   return 0;
 }
 
+/* Writes B to OUT only when R (what filled it) succeeded: Docker prints
+ * nothing of an object whose template failed.  Frees B. */
+static int emit(struct tpl_buf *b, int r, FILE *out) {
+  if (r >= 0 && b->len)
+    fwrite(b->s, 1, b->len, out);
+  strata_tpl_buf_free(b);
+  return r < 0 ? -1 : 0;
+}
+
 int strata_template_execute(const struct strata_template *tpl, json_t *dot,
                             const struct strata_template_options *opts, FILE *out,
                             struct strata_error **err) {
   struct tpl_buf b = {0};
-  if (strata_tpl_execute(tpl, dot, opts, false, &b, err) < 0) {
-    strata_tpl_buf_free(&b);
-    return -1;
-  }
-  if (b.len)
-    fwrite(b.s, 1, b.len, out);
-  strata_tpl_buf_free(&b);
-  return 0;
+  return emit(&b, strata_tpl_execute(tpl, dot, opts, false, &b, err), out);
 }
 
 char *strata_template_unescape(const char *s) {
@@ -115,14 +117,7 @@ int strata_template_render_rows(const struct strata_template *tpl, json_t *const
                                 size_t nrows, const struct strata_template_options *opts,
                                 FILE *out, struct strata_error **err) {
   struct tpl_buf b = {0};
-  if (render_rows(tpl, rows, nrows, opts, &b, err) < 0) {
-    strata_tpl_buf_free(&b);
-    return -1;
-  }
-  if (b.len)
-    fwrite(b.s, 1, b.len, out);
-  strata_tpl_buf_free(&b);
-  return 0;
+  return emit(&b, render_rows(tpl, rows, nrows, opts, &b, err), out);
 }
 
 int strata_template_render_table(const struct strata_template *tpl, json_t *const *rows,
