@@ -2,6 +2,7 @@
 #include "pull.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -80,17 +81,44 @@ static int sink_write(void *arg, const void *buf, size_t len, struct strata_erro
 
 /* Streams blob DESC into FD (or into memory when FD < 0 and MEM is set),
  * checking size and digest before anyone uses the bytes. */
+/* Streams blob DESC into FD, which may already hold the first bytes of it
+ * (an earlier pull was interrupted): those are hashed again and only the
+ * rest is asked for, from that offset.  Size and digest are checked before
+ * anyone uses the bytes. */
 static int fetch_blob(struct pull *p, const struct strata_descriptor *desc, int fd,
                       struct strata_error **err) {
   struct blob_sink_state s = {.fd = fd, .limit = (uint64_t)desc->size, .digest = desc->digest};
   struct strata_blob_sink sink = {.write = sink_write, .arg = &s};
   char actual[STRATA_DIGEST_STR_LEN + 1];
-  int r;
+  struct stat st;
+  int r = 0;
 
   s.hash = strata_hasher_new();
   if (s.hash == NULL)
     return strata_error_set(err, ENOMEM, "cannot fetch blob %s", desc->digest);
-  r = p->ops->get_blob(p->session, desc->digest, 0, &sink, err);
+  if (fstat(fd, &st) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
+    strata_hasher_free(s.hash);
+    return strata_error_set(err, errno, "cannot read the partial blob %s", desc->digest);
+  }
+  if ((uint64_t)st.st_size > s.limit && ftruncate(fd, 0) < 0) {
+    strata_hasher_free(s.hash);
+    return strata_error_set(err, errno, "cannot reset the partial blob %s", desc->digest);
+  }
+  /* what an interrupted pull left: hash it, then continue after it */
+  while ((uint64_t)st.st_size <= s.limit && s.written < (uint64_t)st.st_size) {
+    char buf[65536];
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    strata_hasher_update(s.hash, buf, (size_t)n);
+    s.written += (uint64_t)n;
+  }
+  if (s.written > 0)
+    log_info("blob %s: resuming after %llu bytes", desc->digest, (unsigned long long)s.written);
+  if (s.written < s.limit)
+    r = p->ops->get_blob(p->session, desc->digest, s.written, &sink, err);
   strata_hasher_final(s.hash, actual);
   strata_hasher_free(s.hash);
   if (r < 0)
@@ -162,26 +190,34 @@ static void say(struct pull *p, const char *fmt, ...) {
   fflush(p->opts->out);
 }
 
+/* Layer blobs download into downloads/HEX.partial, outside tmp/, so that a
+ * pull that is killed leaves what it had for the next one to resume. */
 static int import_layer(struct pull *p, const struct strata_descriptor *desc, const char *chain,
                         const char *parent, const char *diff_id, uint64_t *size,
                         struct strata_error **err) {
-  cleanup_free char *tmp = NULL;
-  cleanup_close int fd = strata_store_tmpfile(p->ctx->store, &tmp, err);
+  char partial[128];
+  cleanup_close int fd = -1;
   struct strata_layer_import li = {.chain_id = chain,
                                    .parent_chain_id = parent,
                                    .diff_id = diff_id,
                                    .blob_digest = desc->digest,
                                    .blob_size = (uint64_t)desc->size};
+  struct stat st;
   int r;
 
+  snprintf(partial, sizeof(partial), "downloads/%s.partial", strata_digest_hex(desc->digest));
+  fd = openat(p->ctx->store->rootfd, partial, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0)
-    return -1;
+    return strata_error_set(err, errno, "cannot create '%s/%s'", p->ctx->store->root, partial);
   r = fetch_blob(p, desc, fd, err);
   if (r == 0 && lseek(fd, 0, SEEK_SET) < 0)
     r = strata_error_set(err, errno, "cannot rewind blob %s", desc->digest);
   if (r == 0)
     r = strata_layer_import(p->ctx, fd, &li, size, err);
-  unlinkat(p->ctx->store->rootfd, tmp, 0);
+  /* keep the bytes only when a later pull can use them: a transfer that
+   * failed part-way; never a blob that proved wrong or was used */
+  if (r == 0 || fstat(fd, &st) < 0 || st.st_size == 0 || st.st_size >= desc->size)
+    unlinkat(p->ctx->store->rootfd, partial, 0);
   return r;
 }
 

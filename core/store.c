@@ -11,6 +11,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -22,8 +23,9 @@
 #define LOG_DOMAIN "store"
 #define STORE_JSON_MAX (16u << 20)
 
-static const char *const store_dirs[] = {"tmp", "blobs", "blobs/sha256", "layers", "images",
-                                         "containers", "storage", NULL};
+static const char *const store_dirs[] = {"tmp",        "blobs",   "blobs/sha256", "layers",
+                                         "images",     "containers", "storage",   "downloads",
+                                         NULL};
 
 int strata_store_open(const char *root, struct strata_store **out, struct strata_error **err) {
   struct strata_store *s;
@@ -97,6 +99,28 @@ static bool dir_is_empty(int fd) {
   return empty;
 }
 
+/* Partial downloads nobody resumed within a day are dropped. */
+static void drop_stale_downloads(struct strata_store *store) {
+  int fd = openat(store->rootfd, "downloads", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+  struct dirent *de;
+  time_t now = time(NULL);
+
+  if (d == NULL) {
+    if (fd >= 0)
+      close(fd);
+    return;
+  }
+  while ((de = readdir(d)) != NULL) {
+    struct stat st;
+    if (de->d_name[0] == '.' || fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+      continue;
+    if (S_ISREG(st.st_mode) && now - st.st_mtime > 24 * 3600)
+      unlinkat(fd, de->d_name, 0);
+  }
+  closedir(d);
+}
+
 int strata_store_lock(struct strata_store *store, bool exclusive, struct strata_error **err) {
   int mode = exclusive ? LOCK_EX : LOCK_SH;
   if (store->locked == mode)
@@ -115,6 +139,7 @@ int strata_store_lock(struct strata_store *store, bool exclusive, struct strata_
       store->interrupted = true;
     if (tmpfd >= 0 && strata_empty_dir_at(tmpfd, &e) < 0)
       log_warning("cannot clear '%s/tmp': %s", store->root, e->msg);
+    drop_stale_downloads(store);
   }
   return 0;
 }

@@ -7,6 +7,8 @@
  *   ROOT/lock                 flock(2) target
  *   ROOT/store.json           {"storage-driver": NAME}: the driver that made the store
  *   ROOT/tmp/                 staging; emptied under the exclusive lock
+ *   ROOT/downloads/HEX.partial  layer blobs being downloaded; an interrupted
+ *                             pull leaves them for the next one to resume
  *   ROOT/blobs/sha256/HEX     manifests and configs, verified
  *   ROOT/layers/HEX.json      layer records, keyed by chain ID
  *   ROOT/images/HEX.json      image records, keyed by config digest (= image ID)
