@@ -11,7 +11,7 @@ PACKAGES=(
     # unit tests; Go re-checks the template cases against text/template itself
     libcmocka-dev golang-go
     # fixtures and integration tests: images written by other tools
-    umoci skopeo busybox-static jq tar procps
+    umoci skopeo busybox-static jq tar procps debootstrap
     # storage driver tests: a btrfs loopback store
     btrfs-progs
     # a real registry for the docker transport's tests: TLS, basic auth, a

@@ -83,6 +83,18 @@ need_fixtures() {
     ) 9>>"$FIXTURES/.lock" || die "could not build the fixtures with $mk (needs umoci, skopeo, busybox-static, GNU tar, jq)"
 }
 
+# Builds the debian:12 layout once into $FIXTURES/debian (debootstrap from
+# the Debian mirror: about a minute the first time, then cached).
+need_debian() {
+    local mk="$srcdir/tests/fixtures/mkdebian.sh"
+    mkdir -p "$FIXTURES" || die "cannot create $FIXTURES"
+    (
+        flock -w 900 9 || exit 1
+        bash "$mk" "$FIXTURES" > "$FIXTURES/mkdebian.log" 2>&1 ||
+            { sed 's/^/# mkdebian: /' "$FIXTURES/mkdebian.log"; exit 1; }
+    ) 9>>"$FIXTURES/.lock" || die "could not build debian:12 with $mk (needs debootstrap, umoci and the Debian mirror)"
+}
+
 # A fresh, empty store in ROOT (a new one each call; all go at exit).
 setup_store() {
     if [ -z "$TMPD" ]; then
