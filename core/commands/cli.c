@@ -81,3 +81,23 @@ int cli_print_rows(const char *format, const char *default_format, json_t *const
   strata_template_format_clear(&f);
   return r < 0 ? cli_fail(err, EXIT_ENGINE) : 0;
 }
+
+int cli_print_docs(const char *format, json_t *const *docs, size_t ndocs) {
+  /* documents are maps, as behind `docker inspect`: an unknown key prints
+   * "<no value>" instead of failing */
+  struct strata_template_options opts = {.flags = 0};
+  struct strata_template_format f = {0};
+  struct strata_template *tpl = NULL;
+  struct strata_error *err = NULL;
+  int r;
+
+  if (strata_template_prepare(format, &f, &err) < 0 ||
+      strata_template_parse(f.text, &tpl, &err) < 0) {
+    strata_template_format_clear(&f);
+    return cli_fail(err, EXIT_ENGINE);
+  }
+  r = strata_template_render_rows(tpl, docs, ndocs, &opts, stdout, &err);
+  strata_template_free(tpl);
+  strata_template_format_clear(&f);
+  return r < 0 ? cli_fail(err, EXIT_ENGINE) : 0;
+}

@@ -53,6 +53,10 @@ void cli_help(const char *cmd, const char *options);
 int cli_print_rows(const char *format, const char *default_format, json_t *const *rows,
                    size_t nrows, const struct strata_template_header *headers,
                    const char *type_name, const struct strata_template_method *methods);
+/* Prints each of DOCS (inspect-like documents) through FORMAT, a --format
+ * value, one after the other; unknown keys print "<no value>" as Docker's
+ * maps do.  Returns 0, or 125 after printing the template error. */
+int cli_print_docs(const char *format, json_t *const *docs, size_t ndocs);
 /* Parses a Go-style boolean flag value ("true", "false", "1", "0"). */
 int cli_parse_bool(const char *s, bool *out);
 

@@ -141,27 +141,15 @@ int cmd_inspect(struct strata_context *ctx, int argc, char **argv) {
     json_array_append_new(out, doc);
   }
   if (format != NULL) {
-    /* inspect documents are maps: an unknown key prints "<no value>" */
-    struct strata_template_format f = {0};
-    struct strata_template *tpl = NULL;
-    size_t i;
-    json_t *doc;
-    if (strata_template_prepare(format, &f, &err) < 0 ||
-        strata_template_parse(f.text, &tpl, &err) < 0) {
-      strata_template_format_clear(&f);
-      return cli_fail(err, EXIT_ENGINE);
-    }
-    json_array_foreach(out, i, doc) {
-      if (strata_template_execute(tpl, doc, NULL, stdout, &err) < 0) {
-        strata_template_free(tpl);
-        strata_template_format_clear(&f);
-        return cli_fail(err, EXIT_ENGINE);
-      }
-      putchar('\n');
-    }
-    strata_template_free(tpl);
-    strata_template_format_clear(&f);
-    return rc;
+    size_t n = json_array_size(out);
+    cleanup_free json_t **docs = calloc(n + 1, sizeof *docs);
+    int pr;
+    if (docs == NULL)
+      return cli_failf(EXIT_ENGINE, "out of memory");
+    for (size_t i = 0; i < n; i++)
+      docs[i] = json_array_get(out, i);
+    pr = cli_print_docs(format, docs, n);
+    return pr ? pr : rc;
   }
   {
     cleanup_free char *text = json_dumps(out, JSON_INDENT(4) | JSON_PRESERVE_ORDER);

@@ -49,4 +49,21 @@ sx inspect -f '{{range .Config.Env}}{{.}};{{end}}' "$IMG"
 check_contains "inspect -f range" "$OUT" "PATH=/usr/local/sbin"
 sx inspect -f '{{.Os' "$IMG"
 check_error "inspect: template error exits 125" 125 "template:"
+# info and version: one document each, Docker's field names
+sx info --format '{{.Containers}} {{.ContainersStopped}} {{.Images}} {{.Driver}} {{.OSType}}'
+check_eq "info --format: Docker's counters" "1 1 1 $(st info --format '{{.Driver}}') linux" "$OUT"
+check_match "info --format: the store's driver" "$(st info --format '{{.Driver}}')" '^(overlay|btrfs|copy)$'
+sx info --format '{{range .Plugins}}{{if eq .Kind "storage"}}{{.Name}} {{end}}{{end}}'
+check_contains "info --format: range over the plugins" "$OUT" "copy "
+sx info --format json
+check_eq "info --format json: NCPU" "$(nproc)" "$(printf '%s' "$OUT" | jq -r .NCPU)"
+sx info --format '{{.NCPU'
+check_error "info: template error exits 125" 125 "template: :1:"
+sx version --format '{{.Client.Version}}'
+check_match "version --format {{.Client.Version}}" "$OUT" '^[0-9]+\.[0-9]+\.[0-9]+'
+check_eq "version: the engine answers for .Server too" "$OUT" "$(st version --format '{{.Server.Version}}')"
+sx version --format json
+check_eq "version --format json" linux "$(printf '%s' "$OUT" | jq -r .Client.Os)"
+sx version extra
+check_error "version: an argument is a usage error" 125 "accepts no arguments"
 finish
