@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,44 @@ static const struct alias aliases[] = {
     {NULL, NULL, NULL, NULL},
 };
 
+static const struct group {
+  const char *name, *summary;
+} groups[] = {
+    {"image", "Manage images"},
+    {"container", "Manage containers"},
+    {"system", "Manage strata"},
+    {NULL, NULL},
+};
+
+static const struct strata_command *find_command(const char *name) {
+  for (const struct strata_command *k = commands; k->name; k++)
+    if (strcmp(k->name, name) == 0)
+      return k;
+  return NULL;
+}
+
+/* A second name for the same verb of a group ("list" beside "ls"), left
+ * out of the listings. */
+static bool is_synonym(const struct alias *a) {
+  for (const struct alias *b = aliases; b < a; b++)
+    if (strcmp(b->group, a->group) == 0 && strcmp(b->command, a->command) == 0 &&
+        (b->option == NULL) == (a->option == NULL))
+      return true;
+  return false;
+}
+
+/* `strata image` or `strata image --help`: the group's verbs, as Docker
+ * lists them. */
+static void group_usage(const struct group *g, FILE *out) {
+  fprintf(out, "Usage:  strata %s COMMAND\n\n%s\n\nCommands:\n", g->name, g->summary);
+  for (const struct alias *a = aliases; a->group; a++)
+    if (strcmp(a->group, g->name) == 0 && !is_synonym(a)) {
+      const struct strata_command *k = find_command(a->command);
+      fprintf(out, "  %-10s %s\n", a->verb, k ? k->summary : "");
+    }
+  fprintf(out, "\nRun 'strata %s COMMAND --help' for more information on a command.\n", g->name);
+}
+
 /* Rewrites ARGV (at index FIRST) when it names a management command.
  * Returns the new argument vector (static storage) or NULL if no alias. */
 static char **resolve_alias(int argc, char **argv, int first, int *new_argc) {
@@ -90,10 +129,17 @@ static void usage(FILE *out) {
           STRATA_DEFAULT_ROOT);
   for (const struct strata_command *c = commands; c->name; c++)
     fprintf(out, "  %-10s %s\n", c->name, c->summary);
-  fprintf(out, "\nManagement commands (other names for the commands above):\n"
-               "  image      ls, pull, rm, history, inspect, tag\n"
-               "  container  ls, create, run, start, rm, inspect\n"
-               "  system     info\n");
+  fprintf(out, "\nManagement commands (other names for the commands above):\n");
+  for (const struct group *g = groups; g->name; g++) {
+    const char *sep = "";
+    fprintf(out, "  %-10s ", g->name);
+    for (const struct alias *a = aliases; a->group; a++)
+      if (strcmp(a->group, g->name) == 0 && !is_synonym(a)) {
+        fprintf(out, "%s%s", sep, a->verb);
+        sep = ", ";
+      }
+    fputc('\n', out);
+  }
   fprintf(out, "\nRun 'strata COMMAND --help' for more information on a command.\n");
 }
 
@@ -161,19 +207,27 @@ int main(int argc, char **argv) {
     char **aliased = resolve_alias(argc, argv, first, &cargc);
     if (aliased != NULL)
       cargv = aliased;
-    else if (strcmp(argv[first], "image") == 0 || strcmp(argv[first], "container") == 0 ||
-             strcmp(argv[first], "system") == 0)
-      return cli_failf(EXIT_ENGINE, "'%s %s' is not a strata command. See 'strata --help'",
-                       argv[first], first + 1 < argc ? argv[first + 1] : "");
-    for (const struct strata_command *k = commands; k->name; k++)
-      if (strcmp(k->name, cargv[0]) == 0)
-        cmd = k;
+    else
+      for (const struct group *grp = groups; grp->name; grp++) {
+        if (strcmp(argv[first], grp->name) != 0)
+          continue;
+        if (first + 1 >= argc || strcmp(argv[first + 1], "--help") == 0 ||
+            strcmp(argv[first + 1], "-h") == 0) {
+          group_usage(grp, first + 1 >= argc ? stderr : stdout);
+          return first + 1 >= argc ? EXIT_ENGINE : 0;
+        }
+        return cli_failf(EXIT_ENGINE, "'%s %s' is not a strata command. See 'strata %s --help'",
+                         argv[first], argv[first + 1], grp->name);
+      }
+    cmd = find_command(cargv[0]);
     if (cmd == NULL)
       return cli_failf(EXIT_ENGINE, "'%s' is not a strata command. See 'strata --help'",
                        cargv[0]);
     if (strata_context_new(&g, &ctx, &err) < 0)
       return cli_fail(err, EXIT_ENGINE);
     optind = 0; /* let the command's getopt start afresh */
+    opterr = 0; /* one line of our own instead of getopt's message (cli_usage) */
+    cli_set_args(cargc, cargv);
     rc = cmd->run(ctx, cargc, cargv);
   }
   strata_context_free(ctx);

@@ -1,6 +1,7 @@
 #include "config.h"
 #include "commands.h"
 
+#include <getopt.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -20,12 +21,45 @@ int cli_failf(int code, const char *fmt, ...) {
   return code;
 }
 
+static int cli_argc;
+static char **cli_argv;
+
+void cli_set_args(int argc, char **argv) {
+  cli_argc = argc;
+  cli_argv = argv;
+}
+
+/* What getopt_long refused, in Docker's words, from the arguments it was
+ * given (main turns getopt's own two-line messages off). */
+static void print_bad_option(void) {
+  const char *tok = optind >= 1 && optind - 1 < cli_argc ? cli_argv[optind - 1] : NULL;
+  if (tok == NULL || tok[0] != '-') {
+    fputs("invalid option", stderr);
+  } else if (tok[1] == '-') {
+    /* getopt_long leaves optopt 0 for an unknown long option and sets it
+     * to the option's value when its argument is missing */
+    fprintf(stderr, optopt ? "flag needs an argument: %s" : "unknown flag: %s", tok);
+  } else if (optopt && optind == cli_argc && tok[strlen(tok) - 1] == optopt) {
+    fprintf(stderr, "unknown shorthand flag or missing value: '%c' in %s", optopt, tok);
+  } else {
+    /* inside a cluster (-qz), optind may still point at the cluster */
+    const char *t = optind < cli_argc && cli_argv[optind][0] == '-' && strchr(cli_argv[optind], optopt)
+                        ? cli_argv[optind]
+                        : tok;
+    fprintf(stderr, "unknown shorthand flag: '%c' in %s", optopt, t);
+  }
+}
+
 int cli_usage(const char *cmd, int code, const char *fmt, ...) {
   va_list ap;
   fputs("strata: error: ", stderr);
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
+  if (strcmp(fmt, "invalid option") == 0 && cli_argv != NULL) {
+    print_bad_option();
+  } else {
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+  }
   fprintf(stderr, ". See 'strata %s --help'.\n", cmd);
   return code;
 }

@@ -41,7 +41,11 @@ int cmd_version(struct strata_context *ctx, int argc, char **argv);
 int cli_fail(struct strata_error *err, int code);
 /* Prints "strata: error: ..." and returns CODE. */
 int cli_failf(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* A usage error: message plus "See 'strata CMD --help'.", returns CODE. */
+/* The command's arguments, for cli_usage's "invalid option" message. */
+void cli_set_args(int argc, char **argv);
+/* A usage error: message plus "See 'strata CMD --help'.", returns CODE.
+ * FMT "invalid option", right after getopt_long refused an option, names
+ * that option the way Docker does ("unknown flag: --bogus"). */
 int cli_usage(const char *cmd, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Prints the command's help. */
 void cli_help(const char *cmd, const char *options);
