@@ -211,8 +211,15 @@ cfg = json.load(open(os.path.join(src, man[0]["Config"])))
 cfg["rootfs"]["diff_ids"][0] = "sha256:" + "0" * 64
 cb = json.dumps(cfg).encode()
 m3 = json.loads(json.dumps(man)); m3[0]["Config"] = "bad.json"
+# Docker 25's layout: every member under blobs/sha256/, by digest (a good one)
+ob = [("blobs/sha256/" + hashlib.sha256(d).hexdigest(), d) for _, d in base()[1:]]
+m4 = [{"Config": ob[0][0], "RepoTags": ["ocistyle:1"], "Layers": [n for n, _ in ob[1:]]}]
+build("ocistyle.tar", [("manifest.json", json.dumps(m4).encode()), ("oci-layout", b'{"imageLayoutVersion":"1.0.0"}')] + ob)
 build("h-diffid.tar", [("manifest.json", json.dumps(m3).encode()), ("bad.json", cb)] + base()[1:])
 EOF
+setup_store
+sx load -i "$TMPD/ocistyle.tar"
+check_eq "load of Docker 25's blobs/sha256 layout" "Loaded image: ocistyle:1" "$OUT"
 for h in "dotdot:escapes the archive" "absolute:absolute name" "bigmanifest:too large" \
          "missing:no member 'missing.tar'" "diffid:does not match the config's diff_id"; do
     n=${h%%:*}; msg=${h#*:}
