@@ -17,6 +17,7 @@
 #include "image.h"
 #include "json-cleanup.h"
 #include "layer.h"
+#include "layer-export.h"
 #include "log.h"
 
 #define LOG_DOMAIN "layer-store"
@@ -56,7 +57,14 @@ struct tar_reader {
   uint64_t total;    /* bytes of the real stream */
   bool padded;       /* the synthetic end was handed out */
   struct strata_error *err;
+  struct strata_tar_split *split; /* headers and padding kept to write the layer again */
 };
+
+static void split_file(void *arg, uint64_t offset, uint64_t size, const char *path) {
+  struct tar_reader *r = arg;
+  if (r->split != NULL)
+    strata_tar_split_file(r->split, offset, size, path);
+}
 
 static la_ssize_t tar_read(struct archive *a, void *arg, const void **out) {
   struct tar_reader *r = arg;
@@ -80,6 +88,8 @@ static la_ssize_t tar_read(struct archive *a, void *arg, const void **out) {
     *out = r->buf;
     return (la_ssize_t)pad;
   }
+  if (r->split != NULL)
+    strata_tar_split_feed(r->split, r->total, r->buf, (size_t)n);
   r->total += (uint64_t)n;
   strata_hasher_update(r->diff, r->buf, (size_t)n);
   *out = r->buf;
@@ -96,14 +106,21 @@ static int drain(struct tar_reader *r) {
       return -1;
     if (n == 0)
       return 0;
+    if (r->split != NULL)
+      strata_tar_split_feed(r->split, r->total, r->buf, (size_t)n);
+    r->total += (uint64_t)n;
     strata_hasher_update(r->diff, r->buf, (size_t)n);
   }
 }
 
+/* *SPLIT gets the tar-split record of the stream, or NULL when it could
+ * not be made (the layer is still good; it just cannot be written again
+ * byte for byte). */
 static int apply_stream(int fd, int rootfd, enum strata_whiteout_mode mode, const char *what,
-                        char diff_id[STRATA_DIGEST_STR_LEN + 1], uint64_t *size,
-                        struct strata_error **err) {
+                        char diff_id[STRATA_DIGEST_STR_LEN + 1], uint64_t *size, char **split,
+                        size_t *split_len, struct strata_error **err) {
   struct tar_reader r = {0};
+  struct strata_layer_hooks hooks = {.file = split_file, .arg = &r};
   struct archive *a = NULL;
   struct strata_layer_stats stats = {0};
   int ret = -1;
@@ -112,6 +129,7 @@ static int apply_stream(int fd, int rootfd, enum strata_whiteout_mode mode, cons
     return strata_error_wrap(err, "layer %s", what);
   r.diff = strata_hasher_new();
   r.buf = malloc(READ_CHUNK);
+  r.split = strata_tar_split_new();
   a = archive_read_new();
   if (r.diff == NULL || r.buf == NULL || a == NULL) {
     strata_error_set(err, ENOMEM, "cannot read layer %s", what);
@@ -127,7 +145,7 @@ static int apply_stream(int fd, int rootfd, enum strata_whiteout_mode mode, cons
     strata_error_wrap(err, "layer %s", what);
     goto out;
   }
-  if (strata_layer_apply(rootfd, a, mode, &stats, err) < 0) {
+  if (strata_layer_apply_hooked(rootfd, a, mode, &stats, &hooks, err) < 0) {
     if (r.err) { /* the real cause is the stream, not the tar parser */
       strata_error_free(*err);
       *err = steal_ptr(r.err);
@@ -142,8 +160,16 @@ static int apply_stream(int fd, int rootfd, enum strata_whiteout_mode mode, cons
   }
   strata_hasher_final(r.diff, diff_id);
   *size = stats.size;
+  *split = NULL;
+  *split_len = 0;
+  if (r.split != NULL) {
+    cleanup_error struct strata_error *e = NULL;
+    if (strata_tar_split_finish(r.split, r.total, split, split_len, &e) < 0)
+      log_warning("layer %s: %s; it cannot be saved byte for byte", what, e->msg);
+  }
   ret = 0;
 out:
+  strata_tar_split_free(r.split);
   if (a)
     archive_read_free(a);
   strata_error_free(r.err);
@@ -159,8 +185,10 @@ int strata_layer_import(struct strata_context *ctx, int fd, const struct strata_
   void *state;
   struct strata_layer_stage stage = {.size = sizeof(stage), .dirfd = -1};
   char diff_id[STRATA_DIGEST_STR_LEN + 1];
-  char path[128];
+  char path[128], split_path[128];
   cleanup_json json_t *rec = NULL;
+  cleanup_free char *split = NULL;
+  size_t split_len = 0;
   const char *hex = strata_digest_hex(li->chain_id);
 
   if (strata_context_storage(ctx, &ops, &state, err) < 0)
@@ -171,7 +199,7 @@ int strata_layer_import(struct strata_context *ctx, int fd, const struct strata_
                        &stage, err) < 0)
     return strata_error_wrap(err, "cannot stage layer %s", li->blob_digest);
   if (apply_stream(fd, stage.dirfd, (enum strata_whiteout_mode)stage.whiteout_mode,
-                   li->blob_digest, diff_id, size, err) < 0) {
+                   li->blob_digest, diff_id, size, &split, &split_len, err) < 0) {
     ops->layer_abort(state, hex, &stage);
     return -1;
   }
@@ -203,7 +231,14 @@ int strata_layer_import(struct strata_context *ctx, int fd, const struct strata_
     return strata_error_wrap(err, "cannot commit layer %s", li->blob_digest);
   }
   json_object_del(rec, "incomplete");
+  snprintf(split_path, sizeof(split_path), "layers/%s.tar-split", hex);
+  if (split != NULL) {
+    cleanup_error struct strata_error *e = NULL;
+    if (strata_store_write_file(ctx->store, split_path, split, split_len, &e) < 0)
+      log_warning("cannot keep the tar-split record of layer %s: %s", li->chain_id, e->msg);
+  }
   if (strata_store_write_json(ctx->store, path, rec, err) < 0) {
+    strata_store_remove(ctx->store, split_path, NULL);
     cleanup_error struct strata_error *e = NULL;
     ops->layer_remove(state, hex, &e);
     strata_store_remove(ctx->store, path, NULL);
@@ -272,6 +307,8 @@ int strata_layer_gc(struct strata_context *ctx, void (*fn)(const char *chain_id,
       log_warning("cannot remove layer %s: %s", chain, e->msg);
       continue;
     }
+    snprintf(path, sizeof(path), "layers/%s.tar-split", *l);
+    strata_store_remove(ctx->store, path, NULL);
     snprintf(path, sizeof(path), "layers/%s.json", *l);
     if (strata_store_remove(ctx->store, path, err) < 0)
       return -1;
@@ -279,4 +316,39 @@ int strata_layer_gc(struct strata_context *ctx, void (*fn)(const char *chain_id,
       fn(chain, arg);
   }
   return 0;
+}
+
+int strata_storage_diff_dirs(struct strata_context *ctx, const char *id, const char *parent_chain,
+                             enum strata_diff_kind kind, struct strata_diff_dirs *out,
+                             struct strata_error **err) {
+  const struct strata_storage_ops *ops;
+  void *state;
+
+  memset(out, 0, sizeof(*out));
+  out->size = sizeof(*out);
+  if (strata_context_storage(ctx, &ops, &state, err) < 0)
+    return -1;
+  if (ops->version < 2 || ops->diff_dirs == NULL)
+    return strata_error_set(err, 0, "storage driver '%s' cannot list changes (it predates ABI 1.2)",
+                            ctx->storage->info->name);
+  if (parent_chain != NULL && !strata_digest_valid(parent_chain))
+    return strata_error_set(err, 0, "invalid chain ID '%s'", parent_chain);
+  if (ops->diff_dirs(state, id, parent_chain ? strata_digest_hex(parent_chain) : NULL, kind, out,
+                     err) < 0)
+    return -1;
+  if (out->upper == NULL || out->lowers == NULL) {
+    strata_diff_dirs_clear(out);
+    return strata_error_set(err, 0, "storage driver '%s' gave no directories",
+                            ctx->storage->info->name);
+  }
+  return 0;
+}
+
+void strata_diff_dirs_clear(struct strata_diff_dirs *d) {
+  free(d->upper);
+  for (char **l = d->lowers; l && *l; l++)
+    free(*l);
+  free(d->lowers);
+  d->upper = NULL;
+  d->lowers = NULL;
 }

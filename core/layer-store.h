@@ -36,4 +36,13 @@ int strata_layer_import(struct strata_context *ctx, int fd, const struct strata_
 int strata_layer_gc(struct strata_context *ctx, void (*fn)(const char *chain_id, void *arg),
                     void *arg, struct strata_error **err);
 
+/* Asks the storage driver where the changes of layer or container ID (hex)
+ * are; PARENT_CHAIN is the chain ID of the layer below (NULL for a base
+ * layer).  Fails with a clear message when the driver cannot say. */
+#include <strata/plugin/storage.h>
+int strata_storage_diff_dirs(struct strata_context *ctx, const char *id, const char *parent_chain,
+                             enum strata_diff_kind kind, struct strata_diff_dirs *out,
+                             struct strata_error **err);
+void strata_diff_dirs_clear(struct strata_diff_dirs *d);
+
 #endif

@@ -842,6 +842,12 @@ static const char *entry_name(struct archive_entry *entry) {
 
 int strata_layer_apply(int rootfd, struct archive *a, enum strata_whiteout_mode mode,
                        struct strata_layer_stats *stats, struct strata_error **err) {
+  return strata_layer_apply_hooked(rootfd, a, mode, stats, NULL, err);
+}
+
+int strata_layer_apply_hooked(int rootfd, struct archive *a, enum strata_whiteout_mode mode,
+                              struct strata_layer_stats *stats,
+                              const struct strata_layer_hooks *hooks, struct strata_error **err) {
   struct apply_state st = {.rootfd = rootfd, .mode = mode, .stats = stats};
   struct archive_entry *entry = archive_entry_new();
   cleanup_free char *last = NULL;
@@ -856,6 +862,8 @@ int strata_layer_apply(int rootfd, struct archive *a, enum strata_whiteout_mode 
   for (;;) {
     const char *name;
     int r = archive_read_next_header2(a, entry);
+    /* the payload starts where the header ends */
+    la_int64_t data_offset = archive_filter_bytes(a, 0);
 
     if (r == ARCHIVE_EOF)
       break;
@@ -882,6 +890,14 @@ int strata_layer_apply(int rootfd, struct archive *a, enum strata_whiteout_mode 
     r = apply_entry(&st, a, entry, name, err);
     if (r < 0)
       goto out;
+    if (r == 0 && hooks != NULL && hooks->file != NULL &&
+        archive_entry_filetype(entry) == AE_IFREG && archive_entry_hardlink(entry) == NULL &&
+        archive_entry_hardlink_utf8(entry) == NULL && archive_entry_sparse_count(entry) == 0 &&
+        archive_entry_size(entry) > 0 && data_offset >= 0) {
+      cleanup_free char *clean = strata_clean_path(name);
+      if (clean != NULL && *clean != '\0')
+        hooks->file(hooks->arg, (uint64_t)data_offset, (uint64_t)archive_entry_size(entry), clean);
+    }
     if (r == 0 && stats)
       stats->entries++;
     free(last);

@@ -24,4 +24,17 @@ struct strata_layer_stats {
 int strata_layer_apply(int rootfd, struct archive *a, enum strata_whiteout_mode mode,
                        struct strata_layer_stats *stats, struct strata_error **err);
 
+/* What the import wants to hear of while a layer is applied. */
+struct strata_layer_hooks {
+  /* Regular file PATH (cleaned) got the whole payload of its entry, the
+   * SIZE bytes at OFFSET of the uncompressed stream.  Not fatal. */
+  void (*file)(void *arg, uint64_t offset, uint64_t size, const char *path);
+  void *arg;
+};
+
+/* strata_layer_apply, telling HOOKS (may be NULL) as it goes. */
+int strata_layer_apply_hooked(int rootfd, struct archive *a, enum strata_whiteout_mode mode,
+                              struct strata_layer_stats *stats,
+                              const struct strata_layer_hooks *hooks, struct strata_error **err);
+
 #endif

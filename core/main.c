@@ -14,18 +14,26 @@
 #include "log.h"
 
 static const struct strata_command commands[] = {
+    {"container-prune", cmd_container_prune, "[OPTIONS]", "Remove all stopped containers"},
     {"create", cmd_create, "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create a new container"},
+    {"diff", cmd_diff, "CONTAINER", "Inspect changes to files or directories on a container's filesystem"},
     {"history", cmd_history, "[OPTIONS] IMAGE", "Show the history of an image"},
+    {"image-prune", cmd_image_prune, "[OPTIONS]", "Remove unused images"},
     {"images", cmd_images, "[OPTIONS] [REPOSITORY[:TAG]]", "List images"},
     {"info", cmd_info, "", "Display system-wide information and the plugins found"},
     {"inspect", cmd_inspect, "[OPTIONS] NAME|ID [NAME|ID...]", "Return low-level information on containers or images"},
+    {"load", cmd_load, "[OPTIONS]", "Load an image from a tar archive or STDIN"},
+    {"mount", cmd_mount, "CONTAINER [CONTAINER...]", "Mount a container's root file system and print its path"},
     {"ps", cmd_ps, "[OPTIONS]", "List containers"},
     {"pull", cmd_pull, "[OPTIONS] NAME[:TAG|@DIGEST] | oci:DIR[:TAG]", "Download an image"},
     {"rm", cmd_rm, "[OPTIONS] CONTAINER [CONTAINER...]", "Remove one or more containers"},
     {"rmi", cmd_rmi, "[OPTIONS] IMAGE [IMAGE...]", "Remove one or more images"},
     {"run", cmd_run, "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create and run a new container"},
+    {"save", cmd_save, "[OPTIONS] IMAGE [IMAGE...]", "Save one or more images to a tar archive"},
     {"start", cmd_start, "[OPTIONS] CONTAINER [CONTAINER...]", "Start one or more stopped containers"},
     {"tag", cmd_tag, "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"},
+    {"system-prune", cmd_system_prune, "[OPTIONS]", "Remove unused data"},
+    {"umount", cmd_umount, "CONTAINER [CONTAINER...]", "Unmount a container's root file system"},
     {"version", cmd_version, "", "Show the strata version information"},
     {NULL, NULL, NULL, NULL},
 };
@@ -46,6 +54,12 @@ static const struct alias aliases[] = {
     {"container", "rm", "rm", NULL},          {"container", "remove", "rm", NULL},
     {"container", "inspect", "inspect", "--type=container"},
     {"system", "info", "info", NULL},
+    {"image", "save", "save", NULL},          {"image", "load", "load", NULL},
+    {"image", "prune", "image-prune", NULL},
+    {"container", "diff", "diff", NULL},      {"container", "mount", "mount", NULL},
+    {"container", "umount", "umount", NULL},  {"container", "unmount", "umount", NULL},
+    {"container", "prune", "container-prune", NULL},
+    {"system", "prune", "system-prune", NULL},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -128,7 +142,8 @@ static void usage(FILE *out) {
                "Commands:\n",
           STRATA_DEFAULT_ROOT);
   for (const struct strata_command *c = commands; c->name; c++)
-    fprintf(out, "  %-10s %s\n", c->name, c->summary);
+    if (strchr(c->name, '-') == NULL) /* the others are reached as "image prune" etc. */
+      fprintf(out, "  %-10s %s\n", c->name, c->summary);
   fprintf(out, "\nManagement commands (other names for the commands above):\n");
   for (const struct group *g = groups; g->name; g++) {
     const char *sep = "";

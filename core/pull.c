@@ -284,6 +284,10 @@ static int publish(struct pull *p, const char *config_digest, const char *manife
     return strata_error_set(err, ENOMEM, "cannot record image");
   if (strata_image_save(p->ctx->store, rec, err) < 0)
     return -1;
+  if (name == NULL) {
+    *updated = old == NULL;
+    return 0;
+  }
   if (strata_names_load(p->ctx->store, &names, err) < 0)
     return -1;
   prev = json_string_value(json_object_get(names, name));
@@ -316,16 +320,16 @@ static int pull_locked(struct pull *p, const char *location, char **image_id, ch
   if (fetch_manifest(p, NULL, NULL, &reply, mdigest, err) < 0)
     goto out;
   memcpy(top_digest, mdigest, sizeof(top_digest));
-  if (reply.name == NULL) {
-    strata_error_set(err, 0, "the transport gave no name for '%s'", location);
-    goto out;
+  /* an archive may hold an image without a name: it is kept untagged */
+  if (reply.name != NULL) {
+    name = strata_image_normalize_name(reply.name, err);
+    if (name == NULL)
+      goto out;
   }
-  name = strata_image_normalize_name(reply.name, err);
-  if (name == NULL)
-    goto out;
   if (strata_manifest_parse(reply.data, reply.len, reply.media_type, &m, err) < 0)
     goto out;
-  print_pulling_from(p, name);
+  if (name != NULL)
+    print_pulling_from(p, name);
   if (m->kind == STRATA_MANIFEST_INDEX) {
     const struct strata_descriptor *pick;
     const char *os, *arch, *variant;
@@ -397,7 +401,7 @@ static int pull_locked(struct pull *p, const char *location, char **image_id, ch
     goto out;
   say(p, "Digest: %s\n", top_digest);
   say(p, "Status: %s for %s\n", updated ? "Downloaded newer image" : "Image is up to date",
-      strata_reference_familiar(name));
+      name ? strata_reference_familiar(name) : m->config.digest);
   if (image_id)
     *image_id = strdup(m->config.digest);
   if (out_name)

@@ -34,6 +34,14 @@ int cmd_tag(struct strata_context *ctx, int argc, char **argv);
 int cmd_inspect(struct strata_context *ctx, int argc, char **argv);
 int cmd_info(struct strata_context *ctx, int argc, char **argv);
 int cmd_version(struct strata_context *ctx, int argc, char **argv);
+int cmd_diff(struct strata_context *ctx, int argc, char **argv);
+int cmd_mount(struct strata_context *ctx, int argc, char **argv);
+int cmd_umount(struct strata_context *ctx, int argc, char **argv);
+int cmd_save(struct strata_context *ctx, int argc, char **argv);
+int cmd_load(struct strata_context *ctx, int argc, char **argv);
+int cmd_image_prune(struct strata_context *ctx, int argc, char **argv);
+int cmd_container_prune(struct strata_context *ctx, int argc, char **argv);
+int cmd_system_prune(struct strata_context *ctx, int argc, char **argv);
 
 /* Shared helpers (cli.c). */
 
@@ -92,5 +100,20 @@ int cli_container_create(struct strata_context *ctx, const char *image,
 int cli_container_start(struct strata_context *ctx, const char *id, struct strata_error **err);
 /* Removes container ID (storage and record) and unused layers. */
 int cli_container_remove(struct strata_context *ctx, const char *id, struct strata_error **err);
+
+/* prune.c: what the prune commands share. */
+#include <jansson.h>
+#include <stdint.h>
+/* Prints WARNING and Docker's "[y/N]" question; true when answered yes. */
+bool cli_confirm(const char *warning);
+/* Removes every container that is not running; their IDs go into DELETED. */
+int cli_prune_containers(struct strata_context *ctx, json_t *deleted, struct strata_error **err);
+/* Removes dangling images (ALL: every image no container uses) and the
+ * layers left unused; LINES gets Docker's "untagged: ..." / "deleted: ..."
+ * lines, *RECLAIMED the bytes of the layers removed. */
+int cli_prune_images(struct strata_context *ctx, bool all, json_t *lines, uint64_t *reclaimed,
+                     struct strata_error **err);
+/* "TITLE:" then LINES, then a blank line; nothing when LINES is empty. */
+void cli_prune_report(const char *title, json_t *lines, bool trailing_blank);
 
 #endif

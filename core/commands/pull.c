@@ -10,7 +10,8 @@
 
 static const char help[] =
     "Usage:  strata pull [OPTIONS] NAME[:TAG|@DIGEST]\n"
-    "        strata pull [OPTIONS] oci:DIR[:TAG]\n\n"
+    "        strata pull [OPTIONS] oci:DIR[:TAG]\n"
+    "        strata pull [OPTIONS] docker-archive:FILE[:NAME|:@INDEX]\n\n"
     "Download an image and its layers into the store\n\n"
     "Options:\n"
     "      --platform string   Pull this platform (os/arch[/variant]) from a multi-platform image\n"
@@ -57,7 +58,7 @@ int cmd_pull(struct strata_context *ctx, int argc, char **argv) {
     return cli_usage("pull", 125, "\"pull\" requires exactly 1 argument");
   if (strata_pull(ctx, argv[optind], &po, &id, &name, &err) < 0)
     return cli_fail(err, 1);
-  if (po.quiet)
+  if (po.quiet || name == NULL)
     printf("%s\n", id);
   else
     printf("%s\n", name);

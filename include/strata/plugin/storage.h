@@ -12,7 +12,7 @@
 extern "C" {
 #endif
 
-#define STRATA_STORAGE_OPS_VERSION 1
+#define STRATA_STORAGE_OPS_VERSION 2
 
 /* How the layer engine applies OCI whiteouts into a staged layer. */
 enum strata_whiteout_mode {
@@ -29,6 +29,30 @@ struct strata_layer_stage {
   uint32_t size;               /* sizeof, set by the core */
   int dirfd;                   /* set by the driver: open O_DIRECTORY fd of the layer's root */
   uint32_t whiteout_mode;      /* set by the driver: enum strata_whiteout_mode */
+};
+
+/* What diff_dirs is asked about (ABI 1.2). */
+enum strata_diff_kind {
+  STRATA_DIFF_LAYER = 0,     /* a committed layer */
+  STRATA_DIFF_CONTAINER = 1, /* a container's writable layer */
+};
+
+/* flags of struct strata_diff_dirs */
+/* UPPER holds exactly the changes, in overlay form: 0:0 character devices
+ * are whiteouts and trusted.overlay.opaque="y" marks an opaque directory;
+ * LOWERS is the parent's stack of such diffs, top first.  Without it, UPPER
+ * is the full tree and LOWERS holds at most one entry, the parent's full
+ * tree (none for a base layer). */
+#define STRATA_DIFF_PURE (1u << 0)
+
+/* Where the changes of a layer or container are (ABI 1.2).  The driver
+ * fills every member but size; strings are malloc'd and freed by the core
+ * with free(), LOWERS being a NULL-terminated malloc'd array. */
+struct strata_diff_dirs {
+  uint32_t size;  /* sizeof, set by the core */
+  uint32_t flags; /* STRATA_DIFF_* */
+  char *upper;    /* absolute path */
+  char **lowers;  /* absolute paths, NULL-terminated (may be empty) */
 };
 
 struct strata_storage_ops {
@@ -62,6 +86,14 @@ struct strata_storage_ops {
   int (*container_mount)(void *state, const char *id, char **path, struct strata_error **err);
   int (*container_unmount)(void *state, const char *id, struct strata_error **err);
   int (*container_remove)(void *state, const char *id, struct strata_error **err);
+
+  /* Since ABI 1.2 (version >= 2), may be NULL: where the files of layer or
+   * container ID are and what to compare them with.  PARENT is the layer
+   * below (the container's image layer, NULL for a base layer).  The trees
+   * stay valid while the caller holds the store lock; a container's upper
+   * need not be mounted. */
+  int (*diff_dirs)(void *state, const char *id, const char *parent, enum strata_diff_kind kind,
+                   struct strata_diff_dirs *out, struct strata_error **err);
 };
 
 #ifdef __cplusplus

@@ -13,7 +13,7 @@
 extern "C" {
 #endif
 
-#define STRATA_TRANSPORT_OPS_VERSION 2
+#define STRATA_TRANSPORT_OPS_VERSION 3
 
 /* caps bits */
 /* Locations are image references ("busybox:1", "127.0.0.1:5000/x@sha256:..."):
@@ -82,6 +82,13 @@ struct strata_transport_ops {
   int (*open_with_options)(void *state, const char *location,
                            const struct strata_transport_options *opts, void **session,
                            struct strata_error **err);
+
+  /* Since ABI 1.2 (version >= 3), may be NULL: the images SESSION's
+   * location holds, each as a location this transport opens as that one
+   * image ("FILE:busybox:1", "FILE:@2"); one per name an image has.
+   * *locations is a NULL-terminated array, it and its strings malloc'd and
+   * freed by the core with free().  `strata load` pulls each. */
+  int (*list_images)(void *session, char ***locations, struct strata_error **err);
 };
 
 #ifdef __cplusplus

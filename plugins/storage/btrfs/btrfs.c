@@ -366,6 +366,33 @@ static int btrfs_recover(void *state, struct strata_error **err) {
   return 0;
 }
 
+/* Snapshots are whole trees: the core compares ID's subvolume with its
+ * parent's (a generic walk; btrfs's own send/compare is not used). */
+static int btrfs_diff_dirs(void *state, const char *id, const char *parent,
+                           enum strata_diff_kind kind, struct strata_diff_dirs *out,
+                           struct strata_error **err) {
+  struct btrfs_state *s = state;
+  char **lowers = calloc(2, sizeof(*lowers));
+  char *upper = NULL;
+
+  if (lowers == NULL)
+    return host->error(err, ENOMEM, "cannot list changes");
+  if (!valid_id(id) || (parent && !valid_id(parent))) {
+    free(lowers);
+    return host->error(err, 0, "invalid layer or container ID");
+  }
+  if (asprintf(&upper, "%s/%s/%s", s->data_dir,
+               kind == STRATA_DIFF_CONTAINER ? "containers" : "layers", id) < 0 ||
+      (parent && asprintf(&lowers[0], "%s/layers/%s", s->data_dir, parent) < 0)) {
+    free(lowers);
+    return host->error(err, ENOMEM, "cannot list changes");
+  }
+  out->flags = 0;
+  out->upper = upper;
+  out->lowers = lowers;
+  return 0;
+}
+
 static const struct strata_storage_ops btrfs_ops = {
     .version = STRATA_STORAGE_OPS_VERSION,
     .probe = btrfs_probe,
@@ -377,6 +404,7 @@ static const struct strata_storage_ops btrfs_ops = {
     .container_create = btrfs_container_create,
     .container_mount = btrfs_container_mount,
     .container_unmount = btrfs_container_unmount,
+    .diff_dirs = btrfs_diff_dirs,
     .container_remove = btrfs_container_remove,
 };
 

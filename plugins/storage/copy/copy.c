@@ -498,6 +498,33 @@ static int copy_recover(void *state, struct strata_error **err) {
   return 0;
 }
 
+/* Every tree is whole: the core compares ID's tree with its parent's. */
+static int copy_diff_dirs(void *state, const char *id, const char *parent,
+                          enum strata_diff_kind kind, struct strata_diff_dirs *out,
+                          struct strata_error **err) {
+  struct copy_state *s = state;
+  char **lowers = calloc(2, sizeof(*lowers));
+  char *upper = NULL;
+
+  if (lowers == NULL)
+    return host->error(err, ENOMEM, "cannot list changes");
+  if (!valid_id(id) || (parent && !valid_id(parent))) {
+    free(lowers);
+    return host->error(err, 0, "invalid layer or container ID");
+  }
+  if ((kind == STRATA_DIFF_CONTAINER
+           ? asprintf(&upper, "%s/containers/%s/rootfs", s->data_dir, id)
+           : asprintf(&upper, "%s/layers/%s", s->data_dir, id)) < 0 ||
+      (parent && asprintf(&lowers[0], "%s/layers/%s", s->data_dir, parent) < 0)) {
+    free(lowers);
+    return host->error(err, ENOMEM, "cannot list changes");
+  }
+  out->flags = 0;
+  out->upper = upper;
+  out->lowers = lowers;
+  return 0;
+}
+
 static const struct strata_storage_ops copy_ops = {
     .version = STRATA_STORAGE_OPS_VERSION,
     .probe = copy_probe,
@@ -509,6 +536,7 @@ static const struct strata_storage_ops copy_ops = {
     .container_create = copy_container_create,
     .container_mount = copy_container_mount,
     .container_unmount = copy_container_unmount,
+    .diff_dirs = copy_diff_dirs,
     .container_remove = copy_container_remove,
 };
 

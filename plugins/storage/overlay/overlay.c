@@ -1473,6 +1473,54 @@ static int ovl_recover(void *state, struct strata_error **err) {
   return 0;
 }
 
+/* A layer's or container's diff directory holds exactly its changes, in
+ * overlay's own form; the lowers are the diffs of the stack below it.  A
+ * layer stored flattened (deeper than the kernel's stack) is a full tree
+ * without lowers: its own changes were not kept apart. */
+static int ovl_diff_dirs(void *state, const char *id, const char *parent,
+                         enum strata_diff_kind kind, struct strata_diff_dirs *out,
+                         struct strata_error **err) {
+  struct ovl_state *s = state;
+  const char *dir = kind == STRATA_DIFF_CONTAINER ? "containers" : "layers";
+  struct chain c = {0};
+  char path[300], *upper = NULL, **lowers = NULL;
+  int r;
+
+  (void)parent;
+  if (!valid_id(id))
+    return host->error(err, 0, "invalid layer or container ID");
+  if (data_fd(s, err) < 0)
+    return -1;
+  snprintf(path, sizeof(path), "%s/%s/lower", dir, id);
+  r = read_text(s->datafd, path, &c.text, err);
+  if (r < 0)
+    return -1;
+  if (r == 0 && chain_split(&c, id, err) < 0) {
+    chain_free(&c);
+    return -1;
+  }
+  lowers = calloc(c.n + 1, sizeof(*lowers));
+  if (lowers == NULL || asprintf(&upper, "%s/%s/%s/diff", s->data_dir, dir, id) < 0)
+    goto nomem;
+  for (size_t i = 0; i < c.n; i++)
+    if (asprintf(&lowers[i], "%s/%s", s->data_dir, c.names[i]) < 0) {
+      lowers[i] = NULL;
+      goto nomem;
+    }
+  chain_free(&c);
+  out->flags = r == 0 || parent == NULL ? STRATA_DIFF_PURE : 0;
+  out->upper = upper;
+  out->lowers = lowers;
+  return 0;
+nomem:
+  chain_free(&c);
+  for (size_t i = 0; lowers && lowers[i]; i++)
+    free(lowers[i]);
+  free(lowers);
+  free(upper);
+  return host->error(err, ENOMEM, "cannot list changes");
+}
+
 static const struct strata_storage_ops ovl_ops = {
     .version = STRATA_STORAGE_OPS_VERSION,
     .probe = ovl_probe,
@@ -1484,6 +1532,7 @@ static const struct strata_storage_ops ovl_ops = {
     .container_create = ovl_container_create,
     .container_mount = ovl_container_mount,
     .container_unmount = ovl_container_unmount,
+    .diff_dirs = ovl_diff_dirs,
     .container_remove = ovl_container_remove,
 };
 
