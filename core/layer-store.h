@@ -36,4 +36,12 @@ int strata_layer_import(struct strata_context *ctx, int fd, const struct strata_
 int strata_layer_gc(struct strata_context *ctx, void (*fn)(const char *chain_id, void *arg),
                     void *arg, struct strata_error **err);
 
+/* The init layer of TOP (Docker's "-init" layer): an empty /proc, /sys,
+ * /dev, /etc/hostname, /etc/hosts and /etc/resolv.conf wherever the image
+ * lacks them, so a backend's mount points never land in a container's
+ * writable layer.  One per image top layer, shared by its containers, made
+ * on first use (needs the exclusive lock); *init_chain gets its chain ID. */
+int strata_layer_init(struct strata_context *ctx, const char *top, char **init_chain,
+                      struct strata_error **err);
+
 #endif
