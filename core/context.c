@@ -7,6 +7,7 @@
 #include <sys/file.h>
 
 #include "cleanup.h"
+#include "json-cleanup.h"
 #include "host.h"
 #include "layer-store.h"
 #include "log.h"
@@ -110,7 +111,16 @@ int strata_context_plugin_init(struct strata_context *ctx, struct strata_plugin 
     return strata_error_set(err, ENOMEM, "cannot start plugin '%s'", p->info->name);
   /* plugins read their own keys of the config file (insecure-registries,
    * registry-mirrors) from the same merged document the core uses */
-  config_json = json_dumps(ctx->cfg ? ctx->cfg->doc : NULL, JSON_COMPACT);
+  if (ctx->opts.runtime != NULL) {
+    /* --runtime wins over the config file's "runtime" */
+    cleanup_json json_t *doc = ctx->cfg && ctx->cfg->doc ? json_deep_copy(ctx->cfg->doc)
+                                                        : json_object();
+    if (doc == NULL || json_object_set_new(doc, "runtime", json_string(ctx->opts.runtime)) < 0)
+      return strata_error_set(err, ENOMEM, "cannot start plugin '%s'", p->info->name);
+    config_json = json_dumps(doc, JSON_COMPACT);
+  } else {
+    config_json = json_dumps(ctx->cfg ? ctx->cfg->doc : NULL, JSON_COMPACT);
+  }
   if (config_json == NULL && (config_json = strdup("{}")) == NULL)
     return strata_error_set(err, ENOMEM, "cannot start plugin '%s'", p->info->name);
   pctx = (struct strata_plugin_context){.size = sizeof(pctx),

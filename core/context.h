@@ -22,6 +22,7 @@ struct strata_global_options {
   const char *storage_driver;
   const char *isolation;
   const char *plugin_path;
+  const char *runtime; /* --runtime: the oci-runtime backend's runtime (config key "runtime") */
 };
 
 struct strata_context {

@@ -3,6 +3,7 @@
 
 #include <archive.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -351,4 +352,95 @@ void strata_diff_dirs_clear(struct strata_diff_dirs *d) {
   free(d->lowers);
   d->upper = NULL;
   d->lowers = NULL;
+}
+
+/* ---------------------------------------------------------------- init layers */
+
+/* What an isolation backend mounts on, made in the init layer when the
+ * image lacks it: directories first, then the files in /etc. */
+static const char *const init_dirs[] = {"proc", "sys", "dev", "etc"};
+static const char *const init_files[] = {"etc/hostname", "etc/hosts", "etc/resolv.conf"};
+
+static int fill_init_layer(int rootfd, struct strata_error **err) {
+  struct stat st;
+  for (size_t i = 0; i < sizeof(init_dirs) / sizeof(init_dirs[0]); i++) {
+    if (fstatat(rootfd, init_dirs[i], &st, AT_SYMLINK_NOFOLLOW) == 0)
+      continue; /* whatever the image has (a symlink is the backend's to refuse) */
+    if (errno != ENOENT)
+      return strata_error_set(err, errno, "cannot inspect /%s", init_dirs[i]);
+    if ((mkdirat(rootfd, init_dirs[i], 0755) < 0 && errno != EEXIST) ||
+        fchmodat(rootfd, init_dirs[i], 0755, 0) < 0) /* mkdir went through the umask */
+      return strata_error_set(err, errno, "cannot create /%s", init_dirs[i]);
+  }
+  for (size_t i = 0; i < sizeof(init_files) / sizeof(init_files[0]); i++) {
+    cleanup_close int fd = -1;
+    if (fstatat(rootfd, init_files[i], &st, AT_SYMLINK_NOFOLLOW) == 0)
+      continue;
+    if (errno == ENOTDIR || errno == ELOOP)
+      continue; /* /etc is not a directory: left to the backend */
+    if (errno != ENOENT)
+      return strata_error_set(err, errno, "cannot inspect /%s", init_files[i]);
+    /* "etc" was checked to be a directory, not a symlink, above or made */
+    if (fstatat(rootfd, "etc", &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+      continue;
+    fd = openat(rootfd, init_files[i], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0 || fchmod(fd, 0644) < 0)
+      return strata_error_set(err, errno, "cannot create /%s", init_files[i]);
+  }
+  return 0;
+}
+
+int strata_layer_init(struct strata_context *ctx, const char *top, char **init_chain,
+                      struct strata_error **err) {
+  const struct strata_storage_ops *ops;
+  void *state;
+  struct strata_layer_stage stage = {.size = sizeof(stage), .dirfd = -1};
+  char chain[STRATA_DIGEST_STR_LEN + 1], path[128];
+  cleanup_free char *seed = NULL;
+  cleanup_json json_t *rec = NULL;
+  const char *hex;
+
+  if (asprintf(&seed, "strata init layer v1 on %s", top) < 0)
+    return strata_error_set(err, ENOMEM, "cannot create the init layer");
+  strata_digest_buffer(seed, strlen(seed), chain);
+  hex = strata_digest_hex(chain);
+  *init_chain = strdup(chain);
+  if (*init_chain == NULL)
+    return strata_error_set(err, ENOMEM, "cannot create the init layer");
+  if (strata_layer_exists(ctx->store, chain))
+    return 0;
+  if (strata_context_storage(ctx, &ops, &state, err) < 0 ||
+      record_path(chain, path, sizeof(path), err) < 0)
+    goto fail;
+  if (ops->layer_stage(state, hex, strata_digest_hex(top), &stage, err) < 0) {
+    strata_error_wrap(err, "cannot stage the init layer");
+    goto fail;
+  }
+  if (fill_init_layer(stage.dirfd, err) < 0) {
+    ops->layer_abort(state, hex, &stage);
+    strata_error_wrap(err, "cannot create the init layer");
+    goto fail;
+  }
+  rec = json_pack("{s:s, s:n, s:s, s:b, s:I, s:s, s:b}", "chain_id", chain, "diff_id", "parent",
+                  top, "init", 1, "size", (json_int_t)0, "driver", ctx->storage->info->name,
+                  "incomplete", 1);
+  if (rec == NULL || strata_store_write_json(ctx->store, path, rec, err) < 0) {
+    if (rec == NULL)
+      strata_error_set(err, ENOMEM, "cannot record the init layer");
+    ops->layer_abort(state, hex, &stage);
+    goto fail;
+  }
+  if (ops->layer_commit(state, hex, &stage, err) < 0) {
+    strata_store_remove(ctx->store, path, NULL);
+    strata_error_wrap(err, "cannot commit the init layer");
+    goto fail;
+  }
+  json_object_del(rec, "incomplete");
+  if (strata_store_write_json(ctx->store, path, rec, err) < 0)
+    goto fail; /* the incomplete record lets the garbage collector find it */
+  return 0;
+fail:
+  free(*init_chain);
+  *init_chain = NULL;
+  return -1;
 }

@@ -45,4 +45,12 @@ int strata_storage_diff_dirs(struct strata_context *ctx, const char *id, const c
                              struct strata_error **err);
 void strata_diff_dirs_clear(struct strata_diff_dirs *d);
 
+/* The init layer of TOP (Docker's "-init" layer): an empty /proc, /sys,
+ * /dev, /etc/hostname, /etc/hosts and /etc/resolv.conf wherever the image
+ * lacks them, so a backend's mount points never land in a container's
+ * writable layer.  One per image top layer, shared by its containers, made
+ * on first use (needs the exclusive lock); *init_chain gets its chain ID. */
+int strata_layer_init(struct strata_context *ctx, const char *top, char **init_chain,
+                      struct strata_error **err);
+
 #endif

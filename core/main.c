@@ -135,6 +135,7 @@ static void usage(FILE *out) {
                "      --isolation NAME        Isolation backend (namespaces, chroot, "
                "oci-runtime)\n"
                "      --plugin-path DIRS      Extra plugin directories, ':'-separated\n"
+               "      --runtime PATH          OCI runtime of the oci-runtime backend (crun, runc)\n"
                "  -l, --log-level LEVEL       error, warn, info or debug (default warn)\n"
                "  -D, --debug                 Same as --log-level debug\n"
                "  -v, --version               Print version information and quit\n"
@@ -164,6 +165,7 @@ int main(int argc, char **argv) {
       {"storage-driver", required_argument, NULL, 's'},
       {"isolation", required_argument, NULL, 'i'},
       {"plugin-path", required_argument, NULL, 'p'},
+      {"runtime", required_argument, NULL, 'R'},
       {"log-level", required_argument, NULL, 'l'},
       {"debug", no_argument, NULL, 'D'},
       {"version", no_argument, NULL, 'v'},
@@ -190,6 +192,9 @@ int main(int argc, char **argv) {
       break;
     case 'p':
       g.plugin_path = optarg;
+      break;
+    case 'R':
+      g.runtime = optarg;
       break;
     case 'l': {
       int level = strata_log_parse_level(optarg);

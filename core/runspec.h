@@ -25,7 +25,27 @@ struct strata_run_flags {
   int64_t memory;          /* --memory, bytes; 0 none */
   int64_t pids_limit;      /* --pids-limit; 0 none */
   int64_t nano_cpus;       /* --cpus, billionths of a CPU; 0 none */
+  char **cap_add;          /* --cap-add NAME ("NET_ADMIN", "CAP_NET_ADMIN", "ALL"), NULL-terminated or NULL */
+  char **cap_drop;         /* --cap-drop NAME */
+  char **security_opt;     /* --security-opt: "no-new-privileges[:true|false]" only */
+  char **binds;            /* -v HOST:CTR[:ro|rw] */
+  char **tmpfs;            /* --tmpfs PATH[:OPTIONS] */
+  const char *network;     /* --network none|host, NULL: none */
+  const char *userns;      /* --userns host|auto, NULL: host */
+  bool privileged;         /* --privileged */
+  bool read_only;          /* --read-only */
 };
+
+/* Checks the flags that end up in the container's HostConfig (capability
+ * names, security options, network, userns, -v, --tmpfs) and records them
+ * there under Docker's names: CapAdd, CapDrop, Privileged, SecurityOpt,
+ * NetworkMode, UsernsMode, Binds, Tmpfs, ReadonlyRootfs. */
+int strata_runspec_host_config(const struct strata_run_flags *flags, json_t *host_config,
+                               struct strata_error **err);
+
+/* Docker's default capability set (moby oci/caps/defaults.go), bit N =
+ * capability N: 0x00000000a80425fb. */
+#define STRATA_DEFAULT_CAPS 0x00000000a80425fbULL
 
 /* Docker's merge.  IMAGE_CONFIG is the image config's "config" object (may
  * be NULL).  Returns a new container Config object (Hostname, Env, Cmd,
@@ -51,7 +71,19 @@ struct strata_runspec {
   char *rootfs;
   char *id;
   char *hostname;
+  struct strata_mount *mounts; /* spec.mounts; the strings are in mount_strings */
+  char **mount_strings;
 };
+
+/* Fills the ABI 1.2 members of RS->spec (capabilities, run flags, -v and
+ * --tmpfs mounts, user namespace) from a container's HOST_CONFIG. */
+int strata_runspec_apply_host_config(struct strata_runspec *rs, json_t *host_config,
+                                     struct strata_error **err);
+
+/* Capability NAME ("net_admin", "CAP_NET_ADMIN") -> its number, or -1. */
+int strata_cap_from_name(const char *name);
+/* Capability number -> "CAP_NET_ADMIN", or NULL for one this build does not name. */
+const char *strata_cap_name(int cap);
 
 /* Resolves CONFIG (a container Config) against ROOTFS into RS. */
 int strata_runspec_build(json_t *config, const char *id, const char *rootfs,

@@ -14,6 +14,8 @@ PACKAGES=(
     umoci skopeo busybox-static jq tar procps debootstrap
     # storage driver tests: a btrfs loopback store
     btrfs-progs
+    # the oci-runtime isolation backend's tests
+    runc
     # a real registry for the docker transport's tests: TLS, basic auth, a
     # token server and a fault-injecting proxy of our own (python3)
     docker-registry openssl apache2-utils python3 curl

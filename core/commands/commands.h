@@ -77,7 +77,9 @@ int cli_parse_bool(const char *s, bool *out);
 
 struct cli_run_options {
   struct strata_run_flags flags;
-  char **env; /* owned array, strings point into argv */
+  char **env; /* owned array, strings point into argv or into owned */
+  char **cap_add, **cap_drop, **security_opt, **binds, **tmpfs; /* owned arrays, strings in argv */
+  char **owned; /* strings read from --env-file */
   const char *name;
   const char *image;
   const char *platform;

@@ -46,6 +46,61 @@ static int find_or_pull(struct strata_context *ctx, const char *image, const cha
   return strata_pull(ctx, image, &po, id, &name, err);
 }
 
+/* --userns auto: 65536 host IDs that no other container of this store
+ * uses, from the "strata" entry of /etc/subuid and /etc/subgid, or else
+ * from a pool above 2^30 (beyond where distributions allocate users and
+ * their subordinate ranges).  Recorded as HostConfig.StrataUsernsRange. */
+#define USERNS_SIZE 65536u
+static void subid_range(const char *file, uint64_t *start, uint64_t *count) {
+  cleanup_file FILE *f = fopen(file, "re");
+  char line[256];
+  *start = 1u << 30;
+  *count = (uint64_t)USERNS_SIZE * 4096;
+  while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+    unsigned long long s, c;
+    if (sscanf(line, "strata:%llu:%llu", &s, &c) == 2 && c >= USERNS_SIZE) {
+      *start = s;
+      *count = c;
+      return;
+    }
+  }
+}
+
+static int userns_pick(struct strata_context *ctx, json_t *hc, struct strata_error **err) {
+  cleanup_strv char **ids = strata_container_list(ctx->store, err);
+  uint64_t us, uc, gs, gc;
+  if (ids == NULL)
+    return -1;
+  subid_range("/etc/subuid", &us, &uc);
+  subid_range("/etc/subgid", &gs, &gc);
+  for (uint64_t slot = 0; (slot + 1) * USERNS_SIZE <= uc && (slot + 1) * USERNS_SIZE <= gc; slot++) {
+    uint64_t u = us + slot * USERNS_SIZE, g = gs + slot * USERNS_SIZE;
+    bool taken = false;
+    if (u + USERNS_SIZE > UINT32_MAX || g + USERNS_SIZE > UINT32_MAX)
+      break;
+    for (char **i = ids; *i && !taken; i++) {
+      cleanup_json json_t *rec = NULL;
+      json_t *r;
+      if (strata_container_load(ctx->store, *i, &rec, NULL) != 0)
+        continue;
+      r = json_object_get(json_object_get(rec, "HostConfig"), "StrataUsernsRange");
+      taken = json_array_size(r) == 3 &&
+              (uint64_t)json_integer_value(json_array_get(r, 0)) < u + USERNS_SIZE &&
+              u < (uint64_t)json_integer_value(json_array_get(r, 0)) +
+                      (uint64_t)json_integer_value(json_array_get(r, 2));
+    }
+    if (!taken) {
+      json_object_set_new(hc, "StrataUsernsRange",
+                          json_pack("[I, I, I]", (json_int_t)u, (json_int_t)g,
+                                    (json_int_t)USERNS_SIZE));
+      return 0;
+    }
+  }
+  return strata_error_set(err, 0, "--userns auto: no free range of %u host IDs left (see the "
+                                  "\"strata\" entries of /etc/subuid and /etc/subgid)",
+                          USERNS_SIZE);
+}
+
 int cli_container_create(struct strata_context *ctx, const char *image,
                          const struct strata_run_flags *flags, const char *name, bool auto_remove,
                          const char *platform, char **out_id, struct strata_error **err) {
@@ -61,6 +116,7 @@ int cli_container_create(struct strata_context *ctx, const char *image,
   cleanup_json json_t *config = NULL;
   cleanup_json json_t *rec = NULL;
   json_t *path = NULL, *args = NULL, *layers;
+  cleanup_free char *init = NULL;
   const char *top;
 
   if (id == NULL || now == NULL)
@@ -108,7 +164,7 @@ int cli_container_create(struct strata_context *ctx, const char *image,
                   "Running", 0, "Paused", 0, "Pid", 0, "ExitCode", 0, "StartedAt",
                   "0001-01-01T00:00:00Z", "FinishedAt", "0001-01-01T00:00:00Z", "GraphDriver",
                   "Name", ctx->storage->info->name, "Data", "HostConfig", "AutoRemove",
-                  auto_remove, "NetworkMode", "host", "StrataLayer", top, "Isolation", "");
+                  auto_remove, "NetworkMode", "none", "StrataLayer", top, "Isolation", "");
   if (rec == NULL)
     return strata_error_set(err, ENOMEM, "cannot create container");
   {
@@ -120,8 +176,18 @@ int cli_container_create(struct strata_context *ctx, const char *image,
     json_object_set_new(hc, "Memory", json_integer(flags->memory));
     json_object_set_new(hc, "PidsLimit", json_integer(flags->pids_limit));
     json_object_set_new(hc, "NanoCpus", json_integer(flags->nano_cpus));
+    if (strata_runspec_host_config(flags, hc, err) < 0)
+      return -1;
+    if (strcmp(json_string_value(json_object_get(hc, "UsernsMode")) ?: "", "auto") == 0 &&
+        userns_pick(ctx, hc, err) < 0)
+      return -1;
   }
-  if (ops->container_create(state, id, strata_digest_hex(top), err) < 0)
+  /* the backends' mount points live in the image's init layer, never in
+   * the container's own */
+  if (strata_layer_init(ctx, top, &init, err) < 0)
+    return -1;
+  json_object_set_new(rec, "StrataLayer", json_string(init));
+  if (ops->container_create(state, id, strata_digest_hex(init), err) < 0)
     return strata_error_wrap(err, "cannot create container");
   if (strata_container_save(ctx->store, rec, err) < 0) {
     cleanup_error struct strata_error *e = NULL;
@@ -151,6 +217,22 @@ static int ensure_workdir(const char *rootfs, const char *cwd, struct strata_err
   if (rootfd < 0)
     return strata_error_set(err, errno, "cannot open '%s'", rootfs);
   return strata_mkdir_p_at(rootfd, cwd, 0755, err);
+}
+
+/* Docker's -v creates a missing host directory (as root, 0755). */
+static int ensure_bind_sources(const struct strata_runspec *rs, struct strata_error **err) {
+  for (size_t i = 0; i < rs->spec.nmounts; i++) {
+    const struct strata_mount *m = &rs->spec.mounts[i];
+    cleanup_close int slash = -1;
+    if (m->type != STRATA_MOUNT_BIND || access(m->source, F_OK) == 0)
+      continue;
+    if (errno != ENOENT)
+      return strata_error_set(err, errno, "invalid mount source '%s'", m->source);
+    slash = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (slash < 0 || strata_mkdir_p_at(slash, m->source + 1, 0755, err) < 0)
+      return slash < 0 ? strata_error_set(err, errno, "cannot open /") : -1;
+  }
+  return 0;
 }
 
 int cli_container_start(struct strata_context *ctx, const char *id, struct strata_error **err) {
@@ -194,6 +276,32 @@ int cli_container_start(struct strata_context *ctx, const char *id, struct strat
     rs.spec.memory = json_integer_value(json_object_get(hc, "Memory"));
     rs.spec.pids_limit = json_integer_value(json_object_get(hc, "PidsLimit"));
     rs.spec.nano_cpus = json_integer_value(json_object_get(hc, "NanoCpus"));
+    if (strata_runspec_apply_host_config(&rs, hc, err) < 0) {
+      strata_runspec_clear(&rs);
+      goto fail_unmount;
+    }
+    /* a backend that would silently ignore a security setting or a mount
+     * is refused one (chroot shares the host's network whatever is asked:
+     * it says it does not isolate) */
+    if (!(iops->caps & STRATA_ISOLATION_CAP_SECURITY) &&
+        (rs.spec.caps != STRATA_DEFAULT_CAPS || rs.spec.nmounts > 0 ||
+         (rs.spec.run_flags & ~STRATA_RUN_NETWORK_HOST) != 0)) {
+      strata_error_set(err, 0, "isolation backend '%s' cannot apply --cap-add, --cap-drop, "
+                               "--privileged, --security-opt, --read-only, -v or --tmpfs",
+                       iso->info->name);
+      strata_runspec_clear(&rs);
+      goto fail_unmount;
+    }
+    if (rs.spec.userns_size > 0 && !(iops->caps & STRATA_ISOLATION_CAP_USERNS)) {
+      strata_error_set(err, 0, "isolation backend '%s' cannot run a container in a user "
+                               "namespace (--userns)", iso->info->name);
+      strata_runspec_clear(&rs);
+      goto fail_unmount;
+    }
+    if (ensure_bind_sources(&rs, err) < 0) {
+      strata_runspec_clear(&rs);
+      goto fail_unmount;
+    }
     if ((rs.spec.memory || rs.spec.pids_limit || rs.spec.nano_cpus) &&
         !(iops->caps & STRATA_ISOLATION_CAP_LIMITS)) {
       strata_error_set(err, 0, "isolation backend '%s' cannot enforce --memory, --pids-limit or "
@@ -268,18 +376,31 @@ int cli_container_remove(struct strata_context *ctx, const char *id, struct stra
 }
 
 const char cli_run_options_help[] =
+    "      --cap-add list        Add Linux capabilities (NAME, CAP_NAME or ALL)\n"
+    "      --cap-drop list       Drop Linux capabilities\n"
     "      --cpus decimal        Number of CPUs (namespaces backend)\n"
     "      --entrypoint string   Overwrite the default ENTRYPOINT of the image\n"
     "  -e, --env list            Set environment variables\n"
+    "      --env-file list       Read in a file of environment variables\n"
     "  -h, --hostname string     Container host name\n"
     "  -i, --interactive         Keep STDIN open\n"
     "  -m, --memory bytes        Memory limit (namespaces backend)\n"
     "      --name string         Assign a name to the container\n"
+    "      --network string      none (a network namespace with loopback only, the\n"
+    "                            default) or host (the host's network)\n"
     "      --pids-limit int      Tune container pids limit (-1 for unlimited)\n"
     "      --platform string     Platform to pull if the image is missing\n"
+    "      --privileged          Give extended privileges: every capability, no masked\n"
+    "                            paths, the host's devices\n"
+    "      --read-only           Mount the container's root filesystem as read only\n"
     "      --rm                  Automatically remove the container when it exits\n"
+    "      --security-opt list   Security options (no-new-privileges)\n"
+    "      --tmpfs list          Mount a tmpfs directory (PATH[:OPTIONS])\n"
     "  -t, --tty                 Allocate a pseudo-TTY\n"
     "  -u, --user string         Username or UID (format: <name|uid>[:<group|gid>])\n"
+    "      --userns string       User namespace: host (none, the default) or auto (root\n"
+    "                            in the container is an unprivileged host UID range)\n"
+    "  -v, --volume list         Bind mount a host path: HOST-PATH:CONTAINER-PATH[:ro]\n"
     "  -w, --workdir string      Working directory inside the container\n";
 
 /* Docker's RAMInBytes: a number, then an optional unit k, m, g, t or p
@@ -312,7 +433,68 @@ static int parse_memory(const char *s, int64_t *out) {
 
 void cli_run_options_clear(struct cli_run_options *o) {
   free(o->env);
+  free(o->cap_add);
+  free(o->cap_drop);
+  free(o->security_opt);
+  free(o->binds);
+  free(o->tmpfs);
+  strv_free(o->owned);
   memset(o, 0, sizeof(*o));
+}
+
+/* Appends S to the NULL-terminated array *V (the strings are not copied). */
+static int strv_push(char ***v, char *s) {
+  size_t n = 0;
+  char **nv;
+  while (*v && (*v)[n])
+    n++;
+  nv = realloc(*v, (n + 2) * sizeof(char *));
+  if (nv == NULL)
+    return -1;
+  nv[n] = s;
+  nv[n + 1] = NULL;
+  *v = nv;
+  return 0;
+}
+
+/* Docker's --env-file: one K=V (or K, taken from the caller's environment)
+ * a line; blank lines and lines starting with '#' are skipped; leading
+ * blanks are dropped, the value is kept as written. */
+static int read_env_file(const char *path, char ***owned, struct strata_error **err) {
+  cleanup_file FILE *f = fopen(path, "re");
+  cleanup_free char *line = NULL;
+  size_t cap = 0;
+  ssize_t len;
+  if (f == NULL)
+    return strata_error_set(err, errno, "open %s", path);
+  while ((len = getline(&line, &cap, f)) >= 0) {
+    char *l = line, *eq;
+    size_t klen;
+    while (len > 0 && (l[len - 1] == '\n' || l[len - 1] == '\r'))
+      l[--len] = '\0';
+    while (*l == ' ' || *l == '\t')
+      l++;
+    if (*l == '\0' || *l == '#')
+      continue;
+    eq = strchr(l, '=');
+    klen = eq ? (size_t)(eq - l) : strlen(l);
+    if (klen == 0)
+      return strata_error_set(err, 0, "invalid environment variable: %s (in %s)", l, path);
+    for (size_t i = 0; i < klen; i++)
+      if (l[i] == ' ' || l[i] == '\t')
+        return strata_error_set(err, 0, "variable '%.*s' contains whitespaces (in %s)",
+                                (int)klen, l, path);
+    if (eq == NULL && getenv(l) == NULL)
+      continue;
+    {
+      char *copy = strdup(l);
+      if (copy == NULL || strv_push(owned, copy) < 0) {
+        free(copy);
+        return strata_error_set(err, ENOMEM, "cannot read %s", path);
+      }
+    }
+  }
+  return 0;
 }
 
 int cli_parse_run_options(const char *cmd, int argc, char **argv, struct cli_run_options *o) {
@@ -324,14 +506,52 @@ int cli_parse_run_options(const char *cmd, int argc, char **argv, struct cli_run
       {"tty", no_argument, NULL, 't'},            {"detach", no_argument, NULL, 'd'},
       {"platform", required_argument, NULL, 'P'}, {"help", no_argument, NULL, 'h'},
       {"memory", required_argument, NULL, 'm'},   {"pids-limit", required_argument, NULL, 'L'},
-      {"cpus", required_argument, NULL, 'C'},     {NULL, 0, NULL, 0},
+      {"cpus", required_argument, NULL, 'C'},     {"cap-add", required_argument, NULL, 'A'},
+      {"cap-drop", required_argument, NULL, 'D'}, {"privileged", no_argument, NULL, 'p'},
+      {"security-opt", required_argument, NULL, 'S'}, {"network", required_argument, NULL, 'N'},
+      {"net", required_argument, NULL, 'N'},      {"userns", required_argument, NULL, 'U'},
+      {"volume", required_argument, NULL, 'v'},   {"tmpfs", required_argument, NULL, 'T'},
+      {"env-file", required_argument, NULL, 'F'}, {"read-only", no_argument, NULL, 'r'},
+      {NULL, 0, NULL, 0},
   };
+  char **env_files = NULL;
   size_t nenv = 0;
   int c;
 
   memset(o, 0, sizeof(*o));
-  while ((c = getopt_long(argc, argv, "+e:w:u:h:itdm:", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "+e:w:u:h:itdm:v:", opts, NULL)) != -1) {
+    char ***list = NULL;
     switch (c) {
+    case 'A':
+      list = &o->cap_add;
+      break;
+    case 'D':
+      list = &o->cap_drop;
+      break;
+    case 'S':
+      list = &o->security_opt;
+      break;
+    case 'v':
+      list = &o->binds;
+      break;
+    case 'T':
+      list = &o->tmpfs;
+      break;
+    case 'F':
+      list = &env_files;
+      break;
+    case 'p':
+      o->flags.privileged = true;
+      break;
+    case 'r':
+      o->flags.read_only = true;
+      break;
+    case 'N':
+      o->flags.network = optarg;
+      break;
+    case 'U':
+      o->flags.userns = optarg;
+      break;
     case 'n':
       o->name = optarg;
       break;
@@ -400,10 +620,40 @@ int cli_parse_run_options(const char *cmd, int argc, char **argv, struct cli_run
       break;
     }
     default:
+      free(env_files);
       return cli_usage(cmd, EXIT_ENGINE, "invalid option");
     }
+    if (list != NULL && strv_push(list, optarg) < 0) {
+      free(env_files);
+      return cli_failf(EXIT_ENGINE, "out of memory");
+    }
+  }
+  /* --env-file entries come first, so -e overrides them (Docker) */
+  for (char **f = env_files; f && *f; f++) {
+    struct strata_error *err = NULL;
+    if (read_env_file(*f, &o->owned, &err) < 0) {
+      free(env_files);
+      return cli_fail(err, EXIT_ENGINE);
+    }
+  }
+  free(env_files);
+  if (o->owned != NULL) {
+    char **merged = NULL;
+    for (char **e = o->owned; *e; e++)
+      if (strv_push(&merged, *e) < 0)
+        return cli_failf(EXIT_ENGINE, "out of memory");
+    for (char **e = o->env; e && *e; e++)
+      if (strv_push(&merged, *e) < 0)
+        return cli_failf(EXIT_ENGINE, "out of memory");
+    free(o->env);
+    o->env = merged;
   }
   o->flags.env = o->env;
+  o->flags.cap_add = o->cap_add;
+  o->flags.cap_drop = o->cap_drop;
+  o->flags.security_opt = o->security_opt;
+  o->flags.binds = o->binds;
+  o->flags.tmpfs = o->tmpfs;
   if (optind >= argc)
     return cli_usage(cmd, EXIT_ENGINE, "\"%s\" requires at least 1 argument", cmd);
   o->image = argv[optind];

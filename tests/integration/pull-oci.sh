@@ -135,8 +135,8 @@ for t in $VARIANTS; do
 done
 # umoci insert writes its whiteouts differently (mode 0, epoch mtime, the
 # opaque marker before its directory, an absolute "/" entry): check them too
-# (/etc/hostname and /etc/hosts are the engine's, bound in as Docker does)
-sx run --rm localhost/busybox:notrailer sh -c 'ls /data; test -e /etc/to-delete.txt && echo still-there; ls /etc | grep -vx -e hostname -e hosts'
+# (/etc/hostname, /etc/hosts and /etc/resolv.conf are the init layer's, as with Docker)
+sx run --rm localhost/busybox:notrailer sh -c 'ls /data; test -e /etc/to-delete.txt && echo still-there; ls /etc | grep -vx -e hostname -e hosts -e resolv.conf'
 check_eq "notrailer: whiteout and opaque directory applied" "$(printf '%s\n' new.txt arch group passwd)" "$OUT"
 
 # 1-zstd, 1-raw and 1-v2s2 have busybox:1's config: the same image

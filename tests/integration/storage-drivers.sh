@@ -67,6 +67,18 @@ busybox awk -v q="'" '
 EOF_LIST
 )
 host_list() { busybox sh -c "$LIST" sh "$1"; }
+# A container sees its image plus the init layer strata puts between the
+# image and the container's writable layer (Docker's "-init" layer): empty
+# /proc, /sys, /dev, /etc/hostname, /etc/hosts, /etc/resolv.conf wherever
+# the image lacks them.  Add them to umoci's trees.
+for t in umoci-bb umoci-xl; do
+    for d in proc sys dev; do
+        [ -e "$TMPD/$t/rootfs/$d" ] || install -d -m 0755 -o 0 -g 0 "$TMPD/$t/rootfs/$d"
+    done
+    for f in hostname hosts resolv.conf; do
+        [ -e "$TMPD/$t/rootfs/etc/$f" ] || install -m 0644 -o 0 -g 0 /dev/null "$TMPD/$t/rootfs/etc/$f"
+    done
+done
 host_list "$TMPD/umoci-bb/rootfs" > "$TMPD/list-umoci-bb" || die "cannot list umoci's tree"
 host_list "$TMPD/umoci-xl/rootfs" > "$TMPD/list-umoci-xl" || die "cannot list umoci's tree"
 grep -q '^./bin/env2|' "$TMPD/list-umoci-xl" || die "umoci's xlink:2 tree has no bin/env2"
@@ -146,11 +158,11 @@ for D in $DRIVERS; do
     sx "${S[@]}" create "$IMG" sh -c 'echo two >> /w; cat /w /etc/arch'
     C2=$OUT
     sx "${S[@]}" start "$C1"
-    check_eq "$D: container 1 writes and deletes" "$(printf '%s\n' one group passwd)" "$OUT"
+    check_eq "$D: container 1 writes and deletes" "$(printf '%s\n' one group hostname hosts passwd resolv.conf)" "$OUT"
     sx "${S[@]}" start "$C2"
     check_eq "$D: container 2 sees none of container 1's changes" "$(printf '%s\n' two amd64)" "$OUT"
     sx "${S[@]}" start "$C1"
-    check_eq "$D: container 1 keeps its own writes" "$(printf '%s\n' one one group passwd)" "$OUT"
+    check_eq "$D: container 1 keeps its own writes" "$(printf '%s\n' one one group hostname hosts passwd resolv.conf)" "$OUT"
     check_eq "$D: nothing stays mounted after the containers exit" "" "$(mounts_under "$ROOT")"
     sx "${S[@]}" rm "$C1"
     check_rc "$D: rm container 1" 0

@@ -17,11 +17,36 @@ extern "C" {
 /* caps bits */
 #define STRATA_ISOLATION_CAP_ISOLATES (1u << 0) /* separates the process from the host */
 #define STRATA_ISOLATION_CAP_LIMITS (1u << 1)   /* enforces memory, pids_limit, nano_cpus */
+/* ABI 1.2: honours caps, run_flags and mounts (without it the core refuses
+ * anything but the defaults), and userns_* */
+#define STRATA_ISOLATION_CAP_SECURITY (1u << 2)
+#define STRATA_ISOLATION_CAP_USERNS (1u << 3)
 
 /* Return values of run() besides an exit code >= 0. */
 #define STRATA_RUN_ENGINE_ERROR (-1)  /* engine failure: exit 125 */
 #define STRATA_RUN_CANNOT_EXEC (-126) /* found but cannot be executed: exit 126 */
 #define STRATA_RUN_NOT_FOUND (-127)   /* command not found: exit 127 */
+
+/* A mount the user asked for (-v, --tmpfs), ABI 1.2. */
+#define STRATA_MOUNT_BIND 0  /* source is a host path */
+#define STRATA_MOUNT_TMPFS 1 /* source is NULL */
+#define STRATA_MOUNT_RDONLY (1u << 0)
+#define STRATA_MOUNT_NOSUID (1u << 1)
+#define STRATA_MOUNT_NODEV (1u << 2)
+#define STRATA_MOUNT_NOEXEC (1u << 3)
+struct strata_mount {
+  uint32_t type;           /* STRATA_MOUNT_BIND or STRATA_MOUNT_TMPFS */
+  uint32_t flags;          /* STRATA_MOUNT_RDONLY ... */
+  const char *source;      /* absolute host path (bind), NULL (tmpfs) */
+  const char *destination; /* absolute path in the container, resolved inside its root */
+  const char *data;        /* tmpfs options ("size=64m,mode=1777"), or NULL */
+};
+
+/* spec->run_flags bits, ABI 1.2 */
+#define STRATA_RUN_PRIVILEGED (1u << 0)    /* --privileged: all caps, no masks, the host's devices */
+#define STRATA_RUN_NO_NEW_PRIVS (1u << 1)  /* --security-opt no-new-privileges */
+#define STRATA_RUN_NETWORK_HOST (1u << 2)  /* --network host: share the host's network namespace */
+#define STRATA_RUN_READ_ONLY (1u << 3)     /* --read-only: the root file system is mounted read-only */
 
 struct strata_run_spec {
   uint32_t size;             /* sizeof, set by the core */
@@ -43,6 +68,19 @@ struct strata_run_spec {
   int64_t memory;     /* --memory, bytes */
   int64_t pids_limit; /* --pids-limit, processes (-1: unlimited) */
   int64_t nano_cpus;  /* --cpus, in billionths of a CPU */
+  /* Appended in ABI 1.2: read only when `size` covers them (a backend
+   * reading an older spec uses Docker's defaults: the 14 default
+   * capabilities, no flags, no mounts, no user namespace). */
+  uint64_t caps;       /* capability set, bit N = capability N: the bounding set, and the
+                          permitted and effective sets of a root process */
+  uint32_t run_flags;  /* STRATA_RUN_PRIVILEGED ... */
+  size_t nmounts;      /* -v and --tmpfs, in the order given */
+  const struct strata_mount *mounts;
+  /* User namespace (--userns): when userns_size is not 0, container IDs
+   * 0..userns_size-1 map to host IDs userns_uid.. and userns_gid.. */
+  uint32_t userns_uid;
+  uint32_t userns_gid;
+  uint32_t userns_size;
 };
 
 struct strata_isolation_ops {

@@ -13,7 +13,10 @@
  * learns whether the exec happened from the pipe alone.
  *
  * Network: `--network none` semantics, the new network namespace holds only
- * the loopback device, brought up.  No user namespace yet. */
+ * the loopback device, brought up; `--network host` keeps the host's.
+ * Security settings of the run spec (ABI 1.2): the capability set,
+ * --privileged, no-new-privileges, --read-only, -v and --tmpfs mounts, and
+ * a user namespace (see userns_*). */
 #include "config.h"
 
 #include <dirent.h>
@@ -81,6 +84,20 @@ static const cap_value_t default_caps[] = {
     CAP_NET_BIND_SERVICE,         CAP_SYS_CHROOT,       CAP_KILL,        CAP_AUDIT_WRITE,
 };
 #define N_DEFAULT_CAPS (sizeof(default_caps) / sizeof(default_caps[0]))
+
+/* The ABI 1.2 members of a spec, or Docker's defaults for an older core. */
+#define SPEC_HAS_1_2(spec) ((spec)->size >= offsetof(struct strata_run_spec, userns_size) + sizeof(uint32_t))
+static uint64_t spec_caps(const struct strata_run_spec *spec) {
+  uint64_t m = 0;
+  if (SPEC_HAS_1_2(spec))
+    return spec->caps;
+  for (size_t i = 0; i < N_DEFAULT_CAPS; i++)
+    m |= 1ULL << default_caps[i];
+  return m;
+}
+static uint32_t spec_flags(const struct strata_run_spec *spec) {
+  return SPEC_HAS_1_2(spec) ? spec->run_flags : 0;
+}
 
 /* Docker's masked paths (moby oci/defaults.go): files get /dev/null bound
  * over them, directories an empty read-only tmpfs. */
@@ -634,6 +651,102 @@ static void loopback_up(void) {
   close(s);
 }
 
+/* -v and --tmpfs, on the targets the parent made (mounts_prepare), opened
+ * again here inside the root: a symlink in the image resolves inside it. */
+static void user_mounts(int rootfd, const struct strata_run_spec *spec) {
+  for (size_t i = 0; SPEC_HAS_1_2(spec) && i < spec->nmounts; i++) {
+    const struct strata_mount *m = &spec->mounts[i];
+    unsigned long fl = 0;
+    char target[64];
+    int fd;
+    if (m->flags & STRATA_MOUNT_NOSUID)
+      fl |= MS_NOSUID;
+    if (m->flags & STRATA_MOUNT_NODEV)
+      fl |= MS_NODEV;
+    if (m->flags & STRATA_MOUNT_NOEXEC)
+      fl |= MS_NOEXEC;
+    fd = host->open_in_root(rootfd, m->destination, O_PATH | O_CLOEXEC, 0, NULL);
+    if (fd < 0)
+      fail(STAGE_SETUP, errno, "cannot open the mount point %s in the container", m->destination);
+    snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
+    if (m->type == STRATA_MOUNT_TMPFS) {
+      if (mount("tmpfs", target, "tmpfs", fl | (m->flags & STRATA_MOUNT_RDONLY ? MS_RDONLY : 0),
+                m->data) < 0)
+        fail(STAGE_SETUP, errno, "cannot mount a tmpfs on %s", m->destination);
+      close(fd);
+      continue;
+    }
+    if (mount(m->source, target, NULL, MS_BIND | MS_REC, NULL) < 0)
+      fail(STAGE_SETUP, errno, "cannot bind-mount %s on %s", m->source, m->destination);
+    close(fd);
+    if (!(m->flags & STRATA_MOUNT_RDONLY))
+      continue;
+    /* the remount must name the new mount, not the directory under it */
+    fd = host->open_in_root(rootfd, m->destination, O_PATH | O_CLOEXEC, 0, NULL);
+    if (fd < 0)
+      fail(STAGE_SETUP, errno, "cannot open the mount point %s in the container", m->destination);
+    snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
+    if (mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | mount_flags_of(target),
+              NULL) < 0)
+      fail(STAGE_SETUP, errno, "cannot make %s read-only", m->destination);
+    close(fd);
+  }
+}
+
+/* --privileged: every device node of the host's /dev (below DIR, relative
+ * to ROOTFD), bound onto empty files in the container's /dev tmpfs, as the
+ * standard nodes are.  getdents64 on the stack: the child may not
+ * allocate (see clone_child). */
+static void host_devices(int rootfd, const char *dir, int depth) {
+  char buf[4096], path[PATH_MAX + 2];
+  int hfd;
+  long n;
+  snprintf(path, sizeof(path), "/%s", dir);
+  hfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (hfd < 0)
+    return;
+  while ((n = syscall(SYS_getdents64, hfd, buf, sizeof(buf))) > 0) {
+    for (long off = 0; off < n;) {
+      struct linux_dirent64 {
+        uint64_t d_ino;
+        int64_t d_off;
+        unsigned short d_reclen;
+        unsigned char d_type;
+        char d_name[];
+      } *de = (void *)(buf + off);
+      char rel[PATH_MAX];
+      struct stat st;
+      int fd;
+      off += de->d_reclen;
+      if (de->d_name[0] == '.' || (depth == 0 && (strcmp(de->d_name, "pts") == 0 ||
+                                                  strcmp(de->d_name, "shm") == 0 ||
+                                                  strcmp(de->d_name, "mqueue") == 0)))
+        continue;
+      if ((size_t)snprintf(rel, sizeof(rel), "%s/%s", dir, de->d_name) >= sizeof(rel) ||
+          fstatat(hfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        continue;
+      if (S_ISDIR(st.st_mode) && depth < 4) {
+        if (mkdirat(rootfd, rel, 0755) < 0 && errno != EEXIST)
+          fail(STAGE_SETUP, errno, "cannot create /%s", rel);
+        host_devices(rootfd, rel, depth + 1);
+        continue;
+      }
+      if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
+        continue;
+      fd = openat(rootfd, rel, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0666);
+      if (fd < 0) {
+        if (errno == EEXIST)
+          continue; /* a standard node, already there */
+        fail(STAGE_SETUP, errno, "cannot create /%s", rel);
+      }
+      close(fd);
+      snprintf(path, sizeof(path), "/%s", rel);
+      xmount(path, rel, NULL, MS_BIND, NULL);
+    }
+  }
+  close(hfd);
+}
+
 /* Builds the container's mount tree on a bind of ROOTFS and pivots into it. */
 static void setup_rootfs(const struct strata_run_spec *spec, const struct cgroup_layout *cg,
                          const char *etc_dir) {
@@ -659,16 +772,27 @@ static void setup_rootfs(const struct strata_run_spec *spec, const struct cgroup
     fail(STAGE_SETUP, errno, "cannot open the root file system '%s'", spec->rootfs);
 
   bind_etc_files(rootfd, etc_dir);
+  user_mounts(rootfd, spec);
   fd = open_top_dir(rootfd, "proc");
   mount_on_fd(fd, "proc", "proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL);
   close(fd);
   setup_dev(rootfd);
+  if (spec_flags(spec) & STRATA_RUN_PRIVILEGED)
+    host_devices(rootfd, "dev", 0);
   fd = open_top_dir(rootfd, "sys");
-  mount_on_fd(fd, "sys", "sysfs", "sysfs", MS_RDONLY | MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL);
+  mount_on_fd(fd, "sys", "sysfs", "sysfs",
+              (spec_flags(spec) & STRATA_RUN_PRIVILEGED ? 0 : MS_RDONLY) | MS_NOSUID | MS_NOEXEC |
+                  MS_NODEV,
+              NULL);
   close(fd);
   setup_cgroup(rootfd, cg);
-  mask_paths(rootfd);
+  /* Docker: a privileged container has no masked or read-only paths */
+  if (!(spec_flags(spec) & STRATA_RUN_PRIVILEGED))
+    mask_paths(rootfd);
   close(rootfd);
+  if ((spec_flags(spec) & STRATA_RUN_READ_ONLY) &&
+      mount(NULL, ".", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | mount_flags_of("."), NULL) < 0)
+    fail(STAGE_SETUP, errno, "cannot make the root file system read-only");
 
   /* pivot_root(".", ".") stacks the old root on top of the new one; the
    * detach then drops it, and with it every path to the host's tree. */
@@ -684,12 +808,10 @@ static void setup_rootfs(const struct strata_run_spec *spec, const struct cgroup
  * it as permitted and effective too; any other user gets nothing (the
  * kernel clears permitted and effective on setuid away from 0, KEEPCAPS is
  * off); inheritable and ambient are empty for everyone. */
-static void drop_bounding_set(void) {
+static void drop_bounding_set(uint64_t caps) {
   int last = cap_max_bits() - 1;
   for (int c = 0; c <= last; c++) {
-    bool keep = false;
-    for (size_t i = 0; i < N_DEFAULT_CAPS; i++)
-      keep = keep || default_caps[i] == c;
+    bool keep = c < 64 && (caps & (1ULL << c));
     if (!keep && cap_drop_bound(c) < 0 && errno != EINVAL)
       fail(STAGE_SETUP, errno, "cannot drop capability %d from the bounding set", c);
   }
@@ -699,20 +821,22 @@ static void drop_bounding_set(void) {
 
 /* The capability state the container's process ends with, built by the
  * parent (libcap allocates; the child must not, see clone_child). */
-static cap_t container_caps(uint32_t uid) {
+static cap_t container_caps(uint32_t uid, uint64_t caps) {
   cap_t now = cap_get_proc(), want = cap_init();
+  int last = cap_max_bits() - 1;
   if (now == NULL || want == NULL) {
     cap_free(now);
     cap_free(want);
     return NULL;
   }
-  for (size_t i = 0; uid == 0 && i < N_DEFAULT_CAPS; i++) {
+  for (cap_value_t c = 0; uid == 0 && c <= last && c < 64; c++) {
     cap_flag_value_t have = CAP_CLEAR;
     /* an engine that lacks one cannot give it */
-    if (cap_get_flag(now, default_caps[i], CAP_PERMITTED, &have) < 0 || have != CAP_SET)
+    if (!(caps & (1ULL << c)) || cap_get_flag(now, c, CAP_PERMITTED, &have) < 0 ||
+        have != CAP_SET)
       continue;
-    cap_set_flag(want, CAP_PERMITTED, 1, &default_caps[i], CAP_SET);
-    cap_set_flag(want, CAP_EFFECTIVE, 1, &default_caps[i], CAP_SET);
+    cap_set_flag(want, CAP_PERMITTED, 1, &c, CAP_SET);
+    cap_set_flag(want, CAP_EFFECTIVE, 1, &c, CAP_SET);
   }
   cap_free(now);
   return want;
@@ -841,14 +965,22 @@ static void __attribute__((noreturn)) child_main(const struct child_args *a) {
   if (unshare(CLONE_NEWCGROUP) < 0)
     fail(STAGE_SETUP, errno, "cannot create a cgroup namespace");
 
+  /* Until its execve this process is the engine's binary: non-dumpable, no
+   * process of the container may open its /proc/PID/exe or mem (runc
+   * CVE-2019-5736).  The flag belongs to the memory map this child shares
+   * with the engine (CLONE_VM), so the engine is covered too; execve gives
+   * the container's command a fresh one. */
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+    fail(STAGE_SETUP, errno, "cannot make the engine non-dumpable");
   setup_rootfs(spec, a->cg, a->etc_dir);
   sanitize_std_fds();
-  loopback_up();
+  if (!(spec_flags(spec) & STRATA_RUN_NETWORK_HOST))
+    loopback_up();
   if (spec->hostname && *spec->hostname &&
       sethostname(spec->hostname, strlen(spec->hostname)) < 0)
     fail(STAGE_SETUP, errno, "cannot set the host name '%s'", spec->hostname);
 
-  drop_bounding_set();
+  drop_bounding_set(spec_caps(spec));
   for (size_t i = 0; i < ng; i++)
     groups[i] = spec->groups[i];
   if (setgroups(ng, groups) < 0)
@@ -859,6 +991,8 @@ static void __attribute__((noreturn)) child_main(const struct child_args *a) {
     fail(STAGE_SETUP, errno, "setuid %u", spec->uid);
   if (cap_set_proc(a->caps) < 0)
     fail(STAGE_SETUP, errno, "cannot set capabilities");
+  if ((spec_flags(spec) & STRATA_RUN_NO_NEW_PRIVS) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    fail(STAGE_SETUP, errno, "cannot set no-new-privileges");
   /* a foreground container must not outlive its engine (cleared by setuid,
    * so set after it) */
   prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -920,8 +1054,21 @@ static int write_file_at(int dirfd, const char *name, const char *text) {
  * ends), or -1 with *err set. */
 static int etc_files_write(const char *data_dir, const struct strata_run_spec *spec,
                            char *path, size_t pathlen, struct strata_error **err) {
-  char hostname[300];
+  char hostname[300], host_hosts[65536];
+  const char *hosts = hosts_file;
   int top, dir;
+
+  /* Docker: a container on the host's network gets the host's /etc/hosts */
+  if (spec_flags(spec) & STRATA_RUN_NETWORK_HOST) {
+    int fd = open("/etc/hosts", O_RDONLY | O_CLOEXEC);
+    ssize_t k = fd < 0 ? -1 : read(fd, host_hosts, sizeof(host_hosts) - 1);
+    if (fd >= 0)
+      close(fd);
+    if (k >= 0) {
+      host_hosts[k] = '\0';
+      hosts = host_hosts;
+    }
+  }
 
   if (mkdir(data_dir, 0700) < 0 && errno != EEXIST) {
     /* <root>/plugins may not exist yet */
@@ -943,7 +1090,7 @@ static int etc_files_write(const char *data_dir, const struct strata_run_spec *s
   dir = openat(top, spec->id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   snprintf(hostname, sizeof(hostname), "%s\n", spec->hostname ? spec->hostname : "");
   if (dir < 0 || write_file_at(dir, "hostname", hostname) < 0 ||
-      write_file_at(dir, "hosts", hosts_file) < 0) {
+      write_file_at(dir, "hosts", hosts) < 0) {
     int e = errno;
     if (dir >= 0)
       close(dir);
@@ -1036,6 +1183,51 @@ static int etc_files_prepare(const char *rootfs, struct strata_error **err) {
   return 0;
 }
 
+/* Makes the mount points of -v and --tmpfs in ROOTFS, resolved inside it:
+ * a directory, or an empty file for a bind of a file.  As Docker does,
+ * they stay in the container's writable layer. */
+static int mounts_prepare(const char *rootfs, const struct strata_run_spec *spec,
+                          struct strata_error **err) {
+  int rootfd;
+  if (!SPEC_HAS_1_2(spec) || spec->nmounts == 0)
+    return 0;
+  rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0)
+    return host->error(err, errno, "cannot open the root file system '%s'", rootfs);
+  for (size_t i = 0; i < spec->nmounts; i++) {
+    const struct strata_mount *m = &spec->mounts[i];
+    struct stat st;
+    bool file = m->type == STRATA_MOUNT_BIND && stat(m->source, &st) == 0 && !S_ISDIR(st.st_mode);
+    char parent[PATH_MAX];
+    int fd;
+    if (m->type == STRATA_MOUNT_BIND && access(m->source, F_OK) < 0) {
+      close(rootfd);
+      return host->error(err, errno, "invalid mount source '%s'", m->source);
+    }
+    if (!file) {
+      if (host->mkdir_p_at(rootfd, m->destination, 0755, err) < 0)
+        goto fail;
+      continue;
+    }
+    snprintf(parent, sizeof(parent), "%s", m->destination);
+    *strrchr(parent, '/') = '\0';
+    if (parent[0] && host->mkdir_p_at(rootfd, parent, 0755, err) < 0)
+      goto fail;
+    fd = host->open_in_root(rootfd, m->destination,
+                            O_RDONLY | O_CREAT | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0644, err);
+    if (fd < 0)
+      goto fail;
+    close(fd);
+    continue;
+  fail:
+    close(rootfd);
+    return host->error_wrap(err, "cannot create the mount point %s in the container",
+                            m->destination);
+  }
+  close(rootfd);
+  return 0;
+}
+
 /* The container's mounts died with its mount namespace: drop the files. */
 static void etc_files_remove(int top, const char *id) {
   struct strata_error *e = NULL;
@@ -1079,7 +1271,7 @@ static int ns_run(void *state, const struct strata_run_spec *spec, struct strata
               "standard streams");
   cgroup_layout_read(&cg);
   if (st != NULL && st->data_dir != NULL) {
-    if (etc_files_prepare(spec->rootfs, err) < 0)
+    if (etc_files_prepare(spec->rootfs, err) < 0 || mounts_prepare(spec->rootfs, spec, err) < 0)
       return STRATA_RUN_ENGINE_ERROR;
     etc_top = etc_files_write(st->data_dir, spec, etc_dir, sizeof(etc_dir), err);
     if (etc_top < 0)
@@ -1089,7 +1281,7 @@ static int ns_run(void *state, const struct strata_run_spec *spec, struct strata
     etc_files_remove(etc_top, spec->id);
     return STRATA_RUN_ENGINE_ERROR;
   }
-  caps = container_caps(spec->uid);
+  caps = container_caps(spec->uid, spec_caps(spec));
   if (caps == NULL) {
     int e = errno;
     limits_remove(&limits);
@@ -1111,7 +1303,9 @@ static int ns_run(void *state, const struct strata_run_spec *spec, struct strata
   args = (struct child_args){.spec = spec, .cg = &cg, .etc_dir = etc_top >= 0 ? etc_dir : NULL,
                              .caps = caps, .pipe_read = pipefd[0], .pipe_write = pipefd[1],
                              .limits = &limits};
-  pid = clone_child(child_entry, &args, NS_FLAGS & ~CLONE_NEWCGROUP);
+  pid = clone_child(child_entry, &args,
+                    NS_FLAGS & ~CLONE_NEWCGROUP &
+                        ~(spec_flags(spec) & STRATA_RUN_NETWORK_HOST ? CLONE_NEWNET : 0));
   cap_free(caps);
   if (pid < 0) {
     int e = errno;
@@ -1161,7 +1355,8 @@ static int ns_run(void *state, const struct strata_run_spec *spec, struct strata
 
 static const struct strata_isolation_ops ns_ops = {
     .version = STRATA_ISOLATION_OPS_VERSION,
-    .caps = STRATA_ISOLATION_CAP_ISOLATES | STRATA_ISOLATION_CAP_LIMITS,
+    .caps = STRATA_ISOLATION_CAP_ISOLATES | STRATA_ISOLATION_CAP_LIMITS |
+            STRATA_ISOLATION_CAP_SECURITY,
     .probe = ns_probe,
     .run = ns_run,
 };
