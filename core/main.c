@@ -13,19 +13,27 @@
 #include "log.h"
 
 static const struct strata_command commands[] = {
+    {"attach", cmd_attach, "[OPTIONS] CONTAINER", "Attach local standard input, output, and error streams to a running container"},
+    {"container-prune", cmd_prune, "[OPTIONS]", NULL}, /* as "container prune" only */
     {"create", cmd_create, "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create a new container"},
+    {"exec", cmd_exec, "[OPTIONS] CONTAINER COMMAND [ARG...]", "Execute a command in a running container"},
     {"history", cmd_history, "[OPTIONS] IMAGE", "Show the history of an image"},
     {"images", cmd_images, "[OPTIONS] [REPOSITORY[:TAG]]", "List images"},
     {"info", cmd_info, "", "Display system-wide information and the plugins found"},
     {"inspect", cmd_inspect, "[OPTIONS] NAME|ID [NAME|ID...]", "Return low-level information on containers or images"},
+    {"kill", cmd_kill, "[OPTIONS] CONTAINER [CONTAINER...]", "Kill one or more running containers"},
+    {"logs", cmd_logs, "[OPTIONS] CONTAINER", "Fetch the logs of a container"},
     {"ps", cmd_ps, "[OPTIONS]", "List containers"},
     {"pull", cmd_pull, "[OPTIONS] NAME[:TAG|@DIGEST] | oci:DIR[:TAG]", "Download an image"},
+    {"restart", cmd_restart, "[OPTIONS] CONTAINER [CONTAINER...]", "Restart one or more containers"},
     {"rm", cmd_rm, "[OPTIONS] CONTAINER [CONTAINER...]", "Remove one or more containers"},
     {"rmi", cmd_rmi, "[OPTIONS] IMAGE [IMAGE...]", "Remove one or more images"},
     {"run", cmd_run, "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create and run a new container"},
     {"start", cmd_start, "[OPTIONS] CONTAINER [CONTAINER...]", "Start one or more stopped containers"},
+    {"stop", cmd_stop, "[OPTIONS] CONTAINER [CONTAINER...]", "Stop one or more running containers"},
     {"tag", cmd_tag, "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"},
     {"version", cmd_version, "", "Show the strata version information"},
+    {"wait", cmd_wait, "CONTAINER [CONTAINER...]", "Block until one or more containers stop, then print their exit codes"},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -44,6 +52,11 @@ static const struct alias aliases[] = {
     {"container", "run", "run", NULL},        {"container", "start", "start", NULL},
     {"container", "rm", "rm", NULL},          {"container", "remove", "rm", NULL},
     {"container", "inspect", "inspect", "--type=container"},
+    {"container", "logs", "logs", NULL},      {"container", "stop", "stop", NULL},
+    {"container", "kill", "kill", NULL},      {"container", "wait", "wait", NULL},
+    {"container", "exec", "exec", NULL},      {"container", "attach", "attach", NULL},
+    {"container", "prune", "container-prune", NULL},
+    {"container", "restart", "restart", NULL},
     {"system", "info", "info", NULL},
     {NULL, NULL, NULL, NULL},
 };
@@ -89,10 +102,12 @@ static void usage(FILE *out) {
                "Commands:\n",
           STRATA_DEFAULT_ROOT);
   for (const struct strata_command *c = commands; c->name; c++)
-    fprintf(out, "  %-10s %s\n", c->name, c->summary);
+    if (c->summary != NULL)
+      fprintf(out, "  %-10s %s\n", c->name, c->summary);
   fprintf(out, "\nManagement commands (other names for the commands above):\n"
                "  image      ls, pull, rm, history, inspect, tag\n"
-               "  container  ls, create, run, start, rm, inspect\n"
+               "  container  ls, create, run, start, stop, restart, kill, wait, logs, exec,\n"
+               "             attach, rm, inspect, prune\n"
                "  system     info\n");
   fprintf(out, "\nRun 'strata COMMAND --help' for more information on a command.\n");
 }
