@@ -13,6 +13,17 @@ setup_store
 
 BB=$FIXTURES/busybox
 IMG=localhost/busybox:1
+# a check that failed half-way must not leave monitors (and their
+# containers, which die with them) behind for the sleeps' 1000 s
+kill_monitors() {
+    local m
+    for m in $(cat "$TMPD"/*/containers/*.json "$TMPD"/btrfs/root/containers/*.json 2>/dev/null |
+               jq -r '.State | select(.Status == "running") | .StrataMonitorPid // empty' 2>/dev/null); do
+        [ "$m" -gt 1 ] && kill -9 "$m" 2>/dev/null
+    done
+    return 0
+}
+trap 'rc_=$?; kill_monitors; (exit $rc_); cleanup' EXIT
 for ns in mnt pid uts ipc net cgroup; do
     [ -e "/proc/self/ns/$ns" ] || skip_all "the kernel lacks $ns namespaces"
 done
