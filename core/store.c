@@ -151,6 +151,20 @@ void strata_store_unlock(struct strata_store *store) {
   }
 }
 
+int strata_store_reopen_lock(struct strata_store *store, struct strata_error **err) {
+  int fd = openat(store->rootfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0)
+    return strata_error_set(err, errno, "cannot open '%s/lock'", store->root);
+  if (dup3(fd, store->lockfd, O_CLOEXEC) < 0) {
+    int e = errno;
+    close(fd);
+    return strata_error_set(err, e, "cannot open '%s/lock'", store->root);
+  }
+  close(fd);
+  store->locked = 0;
+  return 0;
+}
+
 static int random_name(char *buf, size_t len, const char *prefix) {
   unsigned char r[8];
   if (getrandom(r, sizeof(r), 0) != sizeof(r))

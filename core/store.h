@@ -40,6 +40,9 @@ void strata_store_close(struct strata_store *store);
  * exclusively also clears leftovers of interrupted commands under tmp/. */
 int strata_store_lock(struct strata_store *store, bool exclusive, struct strata_error **err);
 void strata_store_unlock(struct strata_store *store);
+/* After fork(): gives this process a lock description of its own (flock
+ * locks belong to the open file, which parent and child share), unlocked. */
+int strata_store_reopen_lock(struct strata_store *store, struct strata_error **err);
 
 /* Publishes DATA at RELPATH atomically (staged in tmp/, fsync, rename). */
 int strata_store_write_file(struct strata_store *store, const char *relpath, const void *data,

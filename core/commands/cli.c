@@ -3,7 +3,10 @@
 
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "container.h"
 
 int cli_fail(struct strata_error *err, int code) {
   fprintf(stderr, "strata: error: %s\n", err && err->msg ? err->msg : "unknown error");
@@ -134,4 +137,29 @@ int cli_print_docs(const char *format, json_t *const *docs, size_t ndocs) {
   strata_template_free(tpl);
   strata_template_format_clear(&f);
   return r < 0 ? cli_fail(err, EXIT_ENGINE) : 0;
+}
+
+int cli_find_container(struct strata_context *ctx, const char *what, int code, char **id,
+                       json_t **rec) {
+  struct strata_error *err = NULL;
+  int r;
+  *id = NULL;
+  if (rec)
+    *rec = NULL;
+  if (strata_context_store(ctx, false, &err) < 0)
+    return cli_fail(err, code);
+  r = strata_container_resolve(ctx->store, what, id, &err);
+  if (r < 0)
+    return cli_fail(err, code);
+  if (r == 1)
+    return cli_failf(code, "No such container: %s", what);
+  if (rec == NULL)
+    return 0;
+  r = strata_container_load(ctx->store, *id, rec, &err);
+  if (r != 0) {
+    free(*id);
+    *id = NULL;
+    return r == 1 ? cli_failf(code, "No such container: %s", what) : cli_fail(err, code);
+  }
+  return 0;
 }

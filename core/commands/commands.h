@@ -42,6 +42,13 @@ int cmd_load(struct strata_context *ctx, int argc, char **argv);
 int cmd_image_prune(struct strata_context *ctx, int argc, char **argv);
 int cmd_container_prune(struct strata_context *ctx, int argc, char **argv);
 int cmd_system_prune(struct strata_context *ctx, int argc, char **argv);
+int cmd_logs(struct strata_context *ctx, int argc, char **argv);
+int cmd_stop(struct strata_context *ctx, int argc, char **argv);
+int cmd_kill(struct strata_context *ctx, int argc, char **argv);
+int cmd_wait(struct strata_context *ctx, int argc, char **argv);
+int cmd_attach(struct strata_context *ctx, int argc, char **argv);
+int cmd_exec(struct strata_context *ctx, int argc, char **argv);
+int cmd_restart(struct strata_context *ctx, int argc, char **argv);
 
 /* Shared helpers (cli.c). */
 
@@ -97,10 +104,17 @@ extern const char cli_run_options_help[];
 int cli_container_create(struct strata_context *ctx, const char *image,
                          const struct strata_run_flags *flags, const char *name, bool auto_remove,
                          const char *platform, char **id, struct strata_error **err);
-/* Runs container ID in the foreground; returns its exit code, or
- * 125/126/127 with *err set. */
-int cli_container_start(struct strata_context *ctx, const char *id, struct strata_error **err);
-/* Removes container ID (storage and record) and unused layers. */
+/* Starts container ID: in the foreground, returning its exit code, or
+ * DETACHed under a monitor process, returning 0 once it runs; 125/126/127
+ * with *err set when it cannot start. */
+int cli_container_start(struct strata_context *ctx, const char *id, bool detach,
+                        struct strata_error **err);
+/* Resolves WHAT (ID, prefix or name) to a container ID and loads its
+ * record; prints Docker's "No such container" and returns CODE when there
+ * is none.  Returns 0 on success. */
+int cli_find_container(struct strata_context *ctx, const char *what, int code, char **id,
+                       json_t **rec);
+/* Removes container ID (storage, record, logs) and unused layers. */
 int cli_container_remove(struct strata_context *ctx, const char *id, struct strata_error **err);
 
 /* prune.c: what the prune commands share. */

@@ -18,6 +18,7 @@
 #include "json-cleanup.h"
 #include "layer-store.h"
 #include "log.h"
+#include "monitor.h"
 #include "pull.h"
 #include "reference.h"
 #include "runspec.h"
@@ -198,181 +199,14 @@ int cli_container_create(struct strata_context *ctx, const char *image,
   return 0;
 }
 
-static int set_state(json_t *rec, const char *status, int pid, int exit_code, bool started) {
-  json_t *st = json_object_get(rec, "State");
-  cleanup_free char *now = strata_now_rfc3339();
-  if (!json_is_object(st) || now == NULL)
-    return -1;
-  json_object_set_new(st, "Status", json_string(status));
-  json_object_set_new(st, "Running", json_boolean(strcmp(status, "running") == 0));
-  json_object_set_new(st, "Pid", json_integer(pid));
-  json_object_set_new(st, "ExitCode", json_integer(exit_code));
-  json_object_set_new(st, started ? "StartedAt" : "FinishedAt", json_string(now));
-  return 0;
-}
-
-/* Docker creates a missing working directory; do it inside the root only. */
-static int ensure_workdir(const char *rootfs, const char *cwd, struct strata_error **err) {
-  cleanup_close int rootfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (rootfd < 0)
-    return strata_error_set(err, errno, "cannot open '%s'", rootfs);
-  return strata_mkdir_p_at(rootfd, cwd, 0755, err);
-}
-
-/* Docker's -v creates a missing host directory (as root, 0755). */
-static int ensure_bind_sources(const struct strata_runspec *rs, struct strata_error **err) {
-  for (size_t i = 0; i < rs->spec.nmounts; i++) {
-    const struct strata_mount *m = &rs->spec.mounts[i];
-    cleanup_close int slash = -1;
-    if (m->type != STRATA_MOUNT_BIND || access(m->source, F_OK) == 0)
-      continue;
-    if (errno != ENOENT)
-      return strata_error_set(err, errno, "invalid mount source '%s'", m->source);
-    slash = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (slash < 0 || strata_mkdir_p_at(slash, m->source + 1, 0755, err) < 0)
-      return slash < 0 ? strata_error_set(err, errno, "cannot open /") : -1;
-  }
-  return 0;
-}
-
-int cli_container_start(struct strata_context *ctx, const char *id, struct strata_error **err) {
-  const struct strata_storage_ops *ops;
-  void *state;
-  struct strata_plugin *iso;
-  const struct strata_isolation_ops *iops;
-  struct strata_runspec rs;
-  cleanup_json json_t *rec = NULL;
-  cleanup_free char *rootfs = NULL;
-  int r, code;
-
-  if (strata_context_store(ctx, true, err) < 0 || strata_context_storage(ctx, &ops, &state, err) < 0)
-    return EXIT_ENGINE;
-  r = strata_container_load(ctx->store, id, &rec, err);
-  if (r != 0) {
-    if (r == 1)
-      strata_error_set(err, 0, "No such container: %s", id);
-    return EXIT_ENGINE;
-  }
-  if (json_is_true(json_object_get(json_object_get(rec, "State"), "Running"))) {
-    pid_t pid = (pid_t)json_integer_value(json_object_get(json_object_get(rec, "State"), "Pid"));
-    if (pid > 0 && kill(pid, 0) == 0) {
-      strata_error_set(err, 0, "container %.12s is already running", id);
-      return EXIT_ENGINE;
-    }
-  }
-  if (strata_context_isolation(ctx, &iso, err) < 0)
-    return EXIT_ENGINE;
-  iops = iso->info->ops;
-  if (ops->container_mount(state, id, &rootfs, err) < 0)
-    return EXIT_ENGINE;
-  if (strata_runspec_build(json_object_get(rec, "Config"), id, rootfs, &rs, err) < 0)
-    goto fail_unmount;
-  if (ensure_workdir(rootfs, rs.cwd, err) < 0) {
-    strata_runspec_clear(&rs);
-    goto fail_unmount;
-  }
-  {
-    json_t *hc = json_object_get(rec, "HostConfig");
-    rs.spec.memory = json_integer_value(json_object_get(hc, "Memory"));
-    rs.spec.pids_limit = json_integer_value(json_object_get(hc, "PidsLimit"));
-    rs.spec.nano_cpus = json_integer_value(json_object_get(hc, "NanoCpus"));
-    if (strata_runspec_apply_host_config(&rs, hc, err) < 0) {
-      strata_runspec_clear(&rs);
-      goto fail_unmount;
-    }
-    /* a backend that would silently ignore a security setting or a mount
-     * is refused one (chroot shares the host's network whatever is asked:
-     * it says it does not isolate) */
-    if (!(iops->caps & STRATA_ISOLATION_CAP_SECURITY) &&
-        (rs.spec.caps != STRATA_DEFAULT_CAPS || rs.spec.nmounts > 0 ||
-         (rs.spec.run_flags & ~STRATA_RUN_NETWORK_HOST) != 0)) {
-      strata_error_set(err, 0, "isolation backend '%s' cannot apply --cap-add, --cap-drop, "
-                               "--privileged, --security-opt, --read-only, -v or --tmpfs",
-                       iso->info->name);
-      strata_runspec_clear(&rs);
-      goto fail_unmount;
-    }
-    if (rs.spec.userns_size > 0 && !(iops->caps & STRATA_ISOLATION_CAP_USERNS)) {
-      strata_error_set(err, 0, "isolation backend '%s' cannot run a container in a user "
-                               "namespace (--userns)", iso->info->name);
-      strata_runspec_clear(&rs);
-      goto fail_unmount;
-    }
-    if (ensure_bind_sources(&rs, err) < 0) {
-      strata_runspec_clear(&rs);
-      goto fail_unmount;
-    }
-    if ((rs.spec.memory || rs.spec.pids_limit || rs.spec.nano_cpus) &&
-        !(iops->caps & STRATA_ISOLATION_CAP_LIMITS)) {
-      strata_error_set(err, 0, "isolation backend '%s' cannot enforce --memory, --pids-limit or "
-                               "--cpus", iso->info->name);
-      strata_runspec_clear(&rs);
-      goto fail_unmount;
-    }
-  }
-  json_object_set_new(rec, "Isolation", json_string(iso->info->name));
-  set_state(rec, "running", (int)getpid(), 0, true);
-  if (strata_container_save(ctx->store, rec, err) < 0) {
-    strata_runspec_clear(&rs);
-    goto fail_unmount;
-  }
-  /* the container may run for days: let other commands in meanwhile */
-  strata_store_unlock(ctx->store);
-  fflush(stdout);
-  fflush(stderr);
-  r = iops->run(iso->state, &rs.spec, err);
-  strata_runspec_clear(&rs);
-  code = r >= 0 ? r : (r == STRATA_RUN_NOT_FOUND ? 127 : r == STRATA_RUN_CANNOT_EXEC ? 126 : EXIT_ENGINE);
-  {
-    cleanup_error struct strata_error *e = NULL;
-    cleanup_json json_t *now_rec = NULL;
-    if (strata_context_store(ctx, true, &e) == 0 &&
-        strata_container_load(ctx->store, id, &now_rec, &e) == 0) {
-      set_state(now_rec, "exited", 0, code, false);
-      if (strata_container_save(ctx->store, now_rec, &e) < 0)
-        log_warning("cannot record the exit of %.12s: %s", id, e->msg);
-    }
-  }
-  {
-    cleanup_error struct strata_error *e = NULL;
-    if (ops->container_unmount(state, id, &e) < 0)
-      log_warning("cannot unmount %.12s: %s", id, e->msg);
-  }
-  if (json_is_true(json_object_get(json_object_get(rec, "HostConfig"), "AutoRemove"))) {
-    cleanup_error struct strata_error *e = NULL;
-    if (cli_container_remove(ctx, id, &e) < 0)
-      log_warning("cannot remove %.12s: %s", id, e->msg);
-  }
-  return code;
-
-fail_unmount: {
-  cleanup_error struct strata_error *e = NULL;
-  ops->container_unmount(state, id, &e);
-  strata_error_clear(&e);
-  /* --rm: a container that could not start goes too, as with Docker */
-  if (json_is_true(json_object_get(json_object_get(rec, "HostConfig"), "AutoRemove")) &&
-      cli_container_remove(ctx, id, &e) < 0)
-    log_warning("cannot remove %.12s: %s", id, e->msg);
-}
-  return EXIT_ENGINE;
+int cli_container_start(struct strata_context *ctx, const char *id, bool detach,
+                        struct strata_error **err) {
+  struct strata_monitor_options mo = {.detach = detach};
+  return strata_monitor_start(ctx, id, &mo, err);
 }
 
 int cli_container_remove(struct strata_context *ctx, const char *id, struct strata_error **err) {
-  const struct strata_storage_ops *ops;
-  void *state;
-  cleanup_error struct strata_error *e = NULL;
-
-  if (strata_context_store(ctx, true, err) < 0 || strata_context_storage(ctx, &ops, &state, err) < 0)
-    return -1;
-  ops->container_unmount(state, id, &e);
-  strata_error_clear(&e);
-  if (ops->container_remove(state, id, err) < 0)
-    return -1;
-  if (strata_container_remove_record(ctx->store, id, err) < 0)
-    return -1;
-  if (strata_layer_gc(ctx, NULL, NULL, &e) < 0)
-    log_warning("cannot remove unused layers: %s", e->msg);
-  return 0;
+  return strata_container_destroy(ctx, id, err);
 }
 
 const char cli_run_options_help[] =

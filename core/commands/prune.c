@@ -13,6 +13,7 @@
 #include "image.h"
 #include "json-cleanup.h"
 #include "layer-store.h"
+#include "lifecycle.h"
 #include "reference.h"
 
 bool cli_confirm(const char *warning) {
@@ -26,9 +27,7 @@ bool cli_confirm(const char *warning) {
 }
 
 static bool running(json_t *rec) {
-  json_t *state = json_object_get(rec, "State");
-  pid_t pid = (pid_t)json_integer_value(json_object_get(state, "Pid"));
-  return json_is_true(json_object_get(state, "Running")) && pid > 0 && kill(pid, 0) == 0;
+  return strata_container_state(rec, NULL) == STRATA_STATE_RUNNING;
 }
 
 int cli_prune_containers(struct strata_context *ctx, json_t *deleted, struct strata_error **err) {

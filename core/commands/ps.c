@@ -14,6 +14,7 @@
 #include "image.h"
 #include "humanize.h"
 #include "json-cleanup.h"
+#include "lifecycle.h"
 
 static const char help[] =
     "Usage:  strata ps [OPTIONS]\n\n"
@@ -95,31 +96,9 @@ static void command_column(json_t *rec, bool notrunc, char *buf, size_t len) {
   go_quote(cmd, buf, len);
 }
 
-/* A "running" record whose process is gone was left by a killed strata. */
-static bool really_running(json_t *state) {
-  pid_t pid = (pid_t)json_integer_value(json_object_get(state, "Pid"));
-  return json_is_true(json_object_get(state, "Running")) && pid > 0 && kill(pid, 0) == 0;
-}
-
-static void status_column(json_t *rec, time_t now, char *buf, size_t len) {
-  json_t *st = json_object_get(rec, "State");
-  const char *status = json_string_value(json_object_get(st, "Status"));
-  char ago[64];
-  time_t t = 0;
-  if (status && strcmp(status, "running") == 0 && really_running(st)) {
-    strata_parse_rfc3339(json_string_value(json_object_get(st, "StartedAt")), &t);
-    strata_human_duration(difftime(now, t), ago, sizeof(ago));
-    snprintf(buf, len, "Up %s", ago);
-  } else if (status && (strcmp(status, "exited") == 0 || strcmp(status, "running") == 0)) {
-    strata_parse_rfc3339(json_string_value(json_object_get(st, "FinishedAt")), &t);
-    if (t <= 0)
-      strata_parse_rfc3339(json_string_value(json_object_get(st, "StartedAt")), &t);
-    strata_human_ago(t, now, ago, sizeof(ago));
-    snprintf(buf, len, "Exited (%lld) %s",
-             (long long)json_integer_value(json_object_get(st, "ExitCode")), ago);
-  } else {
-    snprintf(buf, len, "Created");
-  }
+/* A "running" record whose monitor is gone was left by a killed strata. */
+static bool really_running(json_t *rec) {
+  return strata_container_state(rec, NULL) == STRATA_STATE_RUNNING;
 }
 
 static const struct strata_template_header ps_headers[] = {
@@ -256,13 +235,16 @@ static bool ancestor_is(const char *value, void *data) {
   return image && strcmp(value, image) == 0;
 }
 
-/* The state ps shows: a "running" record whose process is gone is exited. */
+/* The state ps shows: a "running" record whose monitor is gone is exited. */
 static const char *shown_state(json_t *rec) {
-  json_t *st = json_object_get(rec, "State");
-  const char *state = json_string_value(json_object_get(st, "Status"));
-  if (state && strcmp(state, "running") == 0 && !really_running(st))
+  switch (strata_container_state(rec, NULL)) {
+  case STRATA_STATE_RUNNING:
+    return "running";
+  case STRATA_STATE_EXITED:
     return "exited";
-  return state ? state : "created";
+  default:
+    return "created";
+  }
 }
 
 /* Different keys AND, the values of one key OR (labels AND, as Docker). */
@@ -287,7 +269,10 @@ static bool ps_filter_match(const struct ps_filter *pf, json_t *rec) {
                                   json_object_get(json_object_get(rec, "Config"), "Labels")))
     return false;
   if (strata_filter_has(f, "exited")) {
-    long code = (long)json_integer_value(json_object_get(json_object_get(rec, "State"), "ExitCode"));
+    int shown = 0;
+    long code;
+    strata_container_state(rec, &shown);
+    code = shown;
     if (strcmp(state, "exited") != 0 || !strata_filter_any(f, "exited", exit_code_is, &code))
       return false;
   }
@@ -332,7 +317,7 @@ static json_t *ps_row(json_t *rec, time_t created, time_t now, bool notrunc) {
   command_column(rec, notrunc, cmd, sizeof(cmd));
   strata_human_ago(created, now, ago, sizeof(ago));
   go_time(created, at, sizeof(at));
-  status_column(rec, now, status, sizeof(status));
+  strata_container_status(rec, now, status, sizeof(status));
   if (lf != NULL) {
     json_object_foreach(labels, key, val) {
       fprintf(lf, "%s%s=%s", first ? "" : ",", key, json_string_value(val) ?: "");
@@ -414,7 +399,7 @@ int cmd_ps(struct strata_context *ctx, int argc, char **argv) {
     struct row r;
     if (strata_container_load(ctx->store, *i, &rec, NULL) != 0)
       continue;
-    if ((!all && !really_running(json_object_get(rec, "State"))) || !ps_filter_match(&pf, rec)) {
+    if ((!all && !really_running(rec)) || !ps_filter_match(&pf, rec)) {
       json_decref(rec);
       continue;
     }

@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "container.h"
 #include "json-cleanup.h"
+#include "lifecycle.h"
 
 static const char help[] =
     "Usage:  strata rm [OPTIONS] CONTAINER [CONTAINER...]\n\n"
@@ -49,7 +50,6 @@ int cmd_rm(struct strata_context *ctx, int argc, char **argv) {
   for (int i = optind; i < argc; i++) {
     cleanup_free char *id = NULL;
     cleanup_json json_t *rec = NULL;
-    json_t *st;
     int r = strata_container_resolve(ctx->store, argv[i], &id, &err);
     if (r == 1) {
       rc = cli_failf(1, "No such container: %s", argv[i]);
@@ -60,19 +60,29 @@ int cmd_rm(struct strata_context *ctx, int argc, char **argv) {
       err = NULL;
       continue;
     }
-    st = json_object_get(rec, "State");
-    if (json_is_true(json_object_get(st, "Running"))) {
-      pid_t pid = (pid_t)json_integer_value(json_object_get(st, "Pid"));
-      if (pid > 0 && kill(pid, 0) == 0) {
-        if (!force) {
-          rc = cli_failf(1, "cannot remove container \"%s\": container is running: stop the "
-                            "container before removing or force remove",
-                         argv[i]);
-          continue;
-        }
-        /* the pid is the strata process watching the container; it takes
-         * its child down with it */
-        kill(pid, SIGKILL);
+    if (strata_container_state(rec, NULL) == STRATA_STATE_RUNNING) {
+      int code;
+      if (!force) {
+        rc = cli_failf(1, "cannot remove container \"%s\": container is running: stop the "
+                          "container before removing or force remove",
+                       argv[i]);
+        continue;
+      }
+      /* SIGKILL, then let the monitor record the exit (it needs the lock) */
+      strata_store_unlock(ctx->store);
+      if (strata_container_signal(rec, SIGKILL, &err) < 0 ||
+          strata_container_wait(ctx->store, id, 30 * 1000, &code, &err) < 0 ||
+          strata_context_store(ctx, true, &err) < 0) {
+        rc = cli_fail(err, 1);
+        err = NULL;
+        continue;
+      }
+      json_decref(rec);
+      rec = NULL;
+      /* a --rm container's monitor removed it already */
+      if (strata_container_load(ctx->store, id, &rec, NULL) == 1) {
+        printf("%s\n", argv[i]);
+        continue;
       }
     }
     if (cli_container_remove(ctx, id, &err) < 0) {

@@ -10,14 +10,14 @@ static const char help[] =
     "Usage:  strata run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\n"
     "Create and run a new container (pulling the image first if it is missing)\n\n"
     "Options:\n"
-    "  -d, --detach              Run in the background (not available yet with the\n"
-    "                            foreground-only backends)\n"
+    "  -d, --detach              Run container in background and print container ID\n"
     "%s";
 
 int cmd_run(struct strata_context *ctx, int argc, char **argv) {
   struct cli_run_options o;
   struct strata_error *err = NULL;
   cleanup_free char *id = NULL;
+  bool detach;
   int r;
 
   if (argc > 1 && strcmp(argv[1], "--help") == 0) {
@@ -27,17 +27,15 @@ int cmd_run(struct strata_context *ctx, int argc, char **argv) {
   r = cli_parse_run_options("run", argc, argv, &o);
   if (r != 0)
     return r;
-  if (o.detach) {
-    cli_run_options_clear(&o);
-    return cli_failf(EXIT_ENGINE, "detached containers (-d) are not supported yet: this build "
-                                  "runs containers in the foreground only");
-  }
+  detach = o.detach;
   r = cli_container_create(ctx, o.image, &o.flags, o.name, o.rm, o.platform, &id, &err);
   cli_run_options_clear(&o);
   if (r < 0)
     return cli_fail(err, EXIT_ENGINE);
-  r = cli_container_start(ctx, id, &err);
+  r = cli_container_start(ctx, id, detach, &err);
   if (err != NULL)
     return cli_fail(err, r);
+  if (detach)
+    printf("%s\n", id);
   return r;
 }

@@ -10,10 +10,9 @@
 
 static const char help[] =
     "Usage:  strata start [OPTIONS] CONTAINER [CONTAINER...]\n\n"
-    "Start one or more stopped containers.  They run in the foreground, attached\n"
-    "(detached start is not available yet).\n\n"
+    "Start one or more stopped containers\n\n"
     "Options:\n"
-    "  -a, --attach        Attach STDOUT/STDERR (always on today)\n"
+    "  -a, --attach        Attach STDOUT/STDERR and forward signals\n"
     "  -i, --interactive   Attach container's STDIN\n";
 
 int cmd_start(struct strata_context *ctx, int argc, char **argv) {
@@ -23,12 +22,15 @@ int cmd_start(struct strata_context *ctx, int argc, char **argv) {
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
+  bool attach = false;
   int c, rc = 0;
 
   while ((c = getopt_long(argc, argv, "+aih", opts, NULL)) != -1) {
     switch (c) {
     case 'a':
     case 'i':
+      /* -i attaches stdin: the container's own OpenStdin decides it */
+      attach = true;
       break;
     case 'h':
       cli_help("start", help);
@@ -39,20 +41,20 @@ int cmd_start(struct strata_context *ctx, int argc, char **argv) {
   }
   if (optind >= argc)
     return cli_usage("start", EXIT_ENGINE, "\"start\" requires at least 1 argument");
+  if (attach && argc - optind > 1)
+    return cli_failf(EXIT_ENGINE, "you cannot start and attach multiple containers at once");
   for (int i = optind; i < argc; i++) {
     struct strata_error *err = NULL;
     cleanup_free char *id = NULL;
-    int r;
-    if (strata_context_store(ctx, false, &err) < 0)
-      return cli_fail(err, EXIT_ENGINE);
-    r = strata_container_resolve(ctx->store, argv[i], &id, &err);
-    if (r < 0)
-      return cli_fail(err, EXIT_ENGINE);
-    if (r == 1)
-      return cli_failf(EXIT_ENGINE, "No such container: %s", argv[i]);
-    rc = cli_container_start(ctx, id, &err);
+    int r = cli_find_container(ctx, argv[i], EXIT_ENGINE, &id, NULL);
+    if (r != 0)
+      return r;
+    rc = cli_container_start(ctx, id, !attach, &err);
     if (err != NULL)
       return cli_fail(err, rc);
+    /* detached, Docker prints each name as given */
+    if (!attach)
+      printf("%s\n", argv[i]);
   }
   return rc;
 }

@@ -97,7 +97,7 @@ S_CH="strata run --rm (chroot)"
 time_cmd "$S_NS" "$STRATA" --root "$ROOT" --isolation namespaces run --rm localhost/busybox:1 true
 time_cmd "$S_CH" "$STRATA" --root "$ROOT" --isolation chroot run --rm localhost/busybox:1 true
 time_cmd "strata create + start (namespaces)" sh -c \
-    'id=$("$0" --root "$1" create localhost/busybox:1 true) && "$0" --root "$1" --isolation namespaces start "$id" && "$0" --root "$1" rm "$id"' \
+    'id=$("$0" --root "$1" create localhost/busybox:1 true) && "$0" --root "$1" --isolation namespaces start -a "$id" && "$0" --root "$1" rm "$id"' \
     "$STRATA" "$ROOT"
 echo "#   (create + start also removes the container, as run --rm does)"
 

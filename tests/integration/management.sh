@@ -27,7 +27,7 @@ sx container ls -a -q; check_eq "container ls -a -q lists it" "${cid:0:12}" "$OU
 when() { sed -E 's/(Less than a second|[0-9]+ seconds?|About a minute) ago/T/g' | tr -s ' '; }
 sx container list -a
 check_eq "container list -a is ps -a" "$(st ps -a | when)" "$(printf '%s\n' "$OUT" | when)"
-sx container start m1; check_eq "container start runs it" "hello from layer 2" "$OUT"
+sx container start -a m1; check_eq "container start -a runs it" "hello from layer 2" "$OUT"
 sx container inspect m1; check_eq "container inspect" "$cid" "$(printf '%s' "$OUT" | jq -r '.[0].Id')"
 check_fail "container inspect of an image fails" 1 "No such object" -- container inspect "$IMG"
 check_fail "image inspect of a container fails" 1 "No such object" -- image inspect m1

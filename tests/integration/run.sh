@@ -132,7 +132,10 @@ sx start -a "$C2"
 check_rc "start -a: the container's exit code (5)" 5
 check_eq "start -a: the container's output" 0123456789abcdef "$OUT"
 sx start "$C2"
-check_rc "start (without -a): runs in the foreground, exit code 5" 5
+check_rc "start (without -a): detached, exits 0" 0
+check_eq "start (without -a) prints the container as named" "$C2" "$OUT"
+sx wait "$C2"
+check_eq "wait: the detached run's exit code (5)" 5 "$OUT"
 sx inspect "$C2"
 check_eq "inspect: .[0].State.ExitCode 5" 5 "$(printf '%s' "$OUT" | jq -r '.[0].State.ExitCode' 2>&1)"
 sx ps -a --no-trunc

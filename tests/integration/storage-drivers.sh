@@ -157,16 +157,16 @@ for D in $DRIVERS; do
     C1=$OUT
     sx "${S[@]}" create "$IMG" sh -c 'echo two >> /w; cat /w /etc/arch'
     C2=$OUT
-    sx "${S[@]}" start "$C1"
+    sx "${S[@]}" start -a "$C1"
     check_eq "$D: container 1 writes and deletes" "$(printf '%s\n' one group hostname hosts passwd resolv.conf)" "$OUT"
-    sx "${S[@]}" start "$C2"
+    sx "${S[@]}" start -a "$C2"
     check_eq "$D: container 2 sees none of container 1's changes" "$(printf '%s\n' two amd64)" "$OUT"
-    sx "${S[@]}" start "$C1"
+    sx "${S[@]}" start -a "$C1"
     check_eq "$D: container 1 keeps its own writes" "$(printf '%s\n' one one group hostname hosts passwd resolv.conf)" "$OUT"
     check_eq "$D: nothing stays mounted after the containers exit" "" "$(mounts_under "$ROOT")"
     sx "${S[@]}" rm "$C1"
     check_rc "$D: rm container 1" 0
-    sx "${S[@]}" start "$C2"
+    sx "${S[@]}" start -a "$C2"
     check_eq "$D: container 2 still works after container 1 is removed" \
         "$(printf '%s\n' two two amd64)" "$OUT"
     left=$(ls -A "$DATA/containers")
@@ -214,7 +214,7 @@ done
 check_eq "overlay: every link and lower entry leads to a layer's diff" "" "$bad"
 sx --storage-driver overlay create "$IMG" sleep 3
 C=$OUT
-st start "$C" >/dev/null 2>&1 & bg=$!
+st start -a "$C" >/dev/null 2>&1 & bg=$!
 m=
 for _ in $(seq 30); do m=$(mounts_under "$ROOT"); [ -n "$m" ] && break; sleep 0.1; done
 check_eq "overlay: a running container's root is an overlay mount on containers/ID/merged" \

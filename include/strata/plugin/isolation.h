@@ -21,6 +21,9 @@ extern "C" {
  * anything but the defaults), and userns_* */
 #define STRATA_ISOLATION_CAP_SECURITY (1u << 2)
 #define STRATA_ISOLATION_CAP_USERNS (1u << 3)
+/* ABI 1.2, too */
+#define STRATA_ISOLATION_CAP_EXEC (1u << 4)    /* has exec(): enters a running container */
+#define STRATA_ISOLATION_CAP_CONSOLE (1u << 5) /* makes the terminal inside the container (tty) */
 
 /* Return values of run() besides an exit code >= 0. */
 #define STRATA_RUN_ENGINE_ERROR (-1)  /* engine failure: exit 125 */
@@ -81,6 +84,20 @@ struct strata_run_spec {
   uint32_t userns_uid;
   uint32_t userns_gid;
   uint32_t userns_size;
+  /* ABI 1.2, read only when `size` covers them. */
+  int stdio[3];       /* the process's fds 0, 1, 2; -1: the caller's own */
+  /* tty with STRATA_ISOLATION_CAP_CONSOLE: the backend opens a terminal
+   * inside the container, makes its slave the process's stdio and
+   * controlling terminal, and sends the master over this unix socket
+   * (SCM_RIGHTS, one byte of data) before the exec.  Without the cap, or
+   * when -1, the core hands a terminal in stdio[] and the backend only makes
+   * fd 0 the controlling terminal of a new session. */
+  int console_socket;
+  uint16_t console_rows, console_cols; /* the terminal's first size; 0: leave it */
+  /* When set, called once from run() (or exec()) after the command was
+   * executed, with its PID as the host sees it, before waiting for it. */
+  void (*started)(void *opaque, int pid);
+  void *opaque;
 };
 
 struct strata_isolation_ops {
@@ -93,6 +110,12 @@ struct strata_isolation_ops {
   /* Run SPEC in the foreground and wait.  Returns the exit code (128+N for
    * a signal N), or one of STRATA_RUN_* with *err set. */
   int (*run)(void *state, const struct strata_run_spec *spec, struct strata_error **err);
+
+  /* ABI 1.2, with STRATA_ISOLATION_CAP_EXEC: run SPEC (argv, env, cwd, uid,
+   * gid, groups, tty, stdio, console) in the foreground inside the running
+   * container whose first process is PID (host PID), and wait.  spec->rootfs
+   * is that process's root ("/proc/PID/root").  Returns as run() does. */
+  int (*exec)(void *state, const struct strata_run_spec *spec, int pid, struct strata_error **err);
 };
 
 #ifdef __cplusplus

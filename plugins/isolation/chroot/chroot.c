@@ -13,15 +13,20 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <strata/plugin/host.h>
 #include <strata/plugin/isolation.h>
+
+/* Does SPEC carry the members of ABI 1.2 (stdio, started)? */
+#define SPEC_HAS_1_2(spec) ((spec)->size >= offsetof(struct strata_run_spec, opaque) + sizeof(void *))
 
 static const struct strata_host *host;
 static volatile pid_t child_pid;
@@ -114,6 +119,20 @@ static void child(const struct strata_run_spec *spec, int fd) {
   signal(SIGTERM, SIG_DFL);
   signal(SIGHUP, SIG_DFL);
   signal(SIGQUIT, SIG_DFL);
+  if (SPEC_HAS_1_2(spec)) {
+    /* the streams the core chose, moved above 2 first so none clobbers another */
+    int tmp[3];
+    for (int i = 0; i < 3; i++)
+      if ((tmp[i] = spec->stdio[i] >= 0 ? fcntl(spec->stdio[i], F_DUPFD_CLOEXEC, 3) : -1) < 0 &&
+          spec->stdio[i] >= 0)
+        report(fd, 0, errno, "standard streams");
+    for (int i = 0; i < 3; i++)
+      if (tmp[i] >= 0 && dup2(tmp[i], i) < 0)
+        report(fd, 0, errno, "standard streams");
+  }
+  /* -t: the core's terminal becomes the controlling one of a new session */
+  if (spec->tty && isatty(0) && (setsid() < 0 || ioctl(0, TIOCSCTTY, 0) < 0))
+    report(fd, 0, errno, "controlling terminal");
   if (chdir(spec->rootfs) < 0 || chroot(".") < 0)
     report(fd, 0, errno, "chroot");
   if (chdir(spec->cwd) < 0)
@@ -163,6 +182,8 @@ static int chroot_run(void *state, const struct strata_run_spec *spec, struct st
     n = read(pipefd[0], &f, sizeof(f));
   while (n < 0 && errno == EINTR);
   close(pipefd[0]);
+  if (n == 0 && SPEC_HAS_1_2(spec) && spec->started != NULL)
+    spec->started(spec->opaque, pid);
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
     ;
   for (int i = 0; i < 4; i++)
@@ -188,11 +209,21 @@ static int chroot_run(void *state, const struct strata_run_spec *spec, struct st
   return host->error(err, 0, "container ended in an unknown way");
 }
 
+/* The container's root is /proc/PID/root (spec->rootfs): chrooting there
+ * is all an exec needs, as run shares every namespace with the host too. */
+static int chroot_exec(void *state, const struct strata_run_spec *spec, int pid,
+                       struct strata_error **err) {
+  (void)pid;
+  return chroot_run(state, spec, err);
+}
+
 static const struct strata_isolation_ops chroot_ops = {
     .version = STRATA_ISOLATION_OPS_VERSION,
-    .caps = 0, /* no STRATA_ISOLATION_CAP_ISOLATES: it does not isolate */
+    /* no STRATA_ISOLATION_CAP_ISOLATES: it does not isolate */
+    .caps = STRATA_ISOLATION_CAP_EXEC,
     .probe = chroot_probe,
     .run = chroot_run,
+    .exec = chroot_exec,
 };
 
 static const struct strata_plugin_info chroot_info = {

@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include <sys/capability.h>
+#include <termios.h>
 
 #include <strata/plugin/host.h>
 #include <strata/plugin/isolation.h>
@@ -56,6 +57,13 @@
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
 #endif
+
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
+#endif
+
+/* Does SPEC carry the members of ABI 1.2 (stdio, console, started)? */
+#define SPEC_HAS_1_2(spec) ((spec)->size >= offsetof(struct strata_run_spec, opaque) + sizeof(void *))
 
 #define NS_FLAGS                                                                                 \
   (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP)
@@ -85,8 +93,8 @@ static const cap_value_t default_caps[] = {
 };
 #define N_DEFAULT_CAPS (sizeof(default_caps) / sizeof(default_caps[0]))
 
-/* The ABI 1.2 members of a spec, or Docker's defaults for an older core. */
-#define SPEC_HAS_1_2(spec) ((spec)->size >= offsetof(struct strata_run_spec, userns_size) + sizeof(uint32_t))
+/* The ABI 1.2 members of a spec (SPEC_HAS_1_2), or Docker's defaults for an
+ * older core. */
 static uint64_t spec_caps(const struct strata_run_spec *spec) {
   uint64_t m = 0;
   if (SPEC_HAS_1_2(spec))
@@ -924,6 +932,71 @@ static void sanitize_std_fds(void) {
   }
 }
 
+/* ABI 1.2: the standard streams the core chose for the process.  Moved
+ * above 2 first, so that one stream's source never clobbers another's. */
+static void setup_stdio(const struct strata_run_spec *spec) {
+  int tmp[3];
+  for (int i = 0; i < 3; i++) {
+    tmp[i] = -1;
+    if (spec->stdio[i] >= 0 && (tmp[i] = fcntl(spec->stdio[i], F_DUPFD_CLOEXEC, 3)) < 0)
+      fail(STAGE_SETUP, errno, "cannot set up the standard streams");
+  }
+  for (int i = 0; i < 3; i++)
+    if (tmp[i] >= 0 && (dup2(tmp[i], i) < 0 || close(tmp[i]) < 0))
+      fail(STAGE_SETUP, errno, "cannot set up the standard streams");
+}
+
+/* -t: the terminal is made inside the container, from its own devpts, so
+ * `tty` names /dev/pts/N there; the slave becomes the controlling terminal
+ * of a new session and the standard streams, the master goes to the core
+ * over the console socket.  Runs after pivot_root. */
+static void setup_console(const struct strata_run_spec *spec) {
+  struct winsize ws = {.ws_row = spec->console_rows, .ws_col = spec->console_cols};
+  char byte = 0, cbuf[CMSG_SPACE(sizeof(int))];
+  struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+  struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                     .msg_controllen = sizeof(cbuf)};
+  struct cmsghdr *c;
+  int master, slave, unlock = 0;
+
+  master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0)
+    fail(STAGE_SETUP, errno, "cannot open the container's /dev/ptmx");
+  if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
+    fail(STAGE_SETUP, errno, "cannot unlock the container's terminal");
+  slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (slave < 0)
+    fail(STAGE_SETUP, errno, "cannot open the container's terminal");
+  if (ws.ws_row && ws.ws_col && ioctl(slave, TIOCSWINSZ, &ws) < 0)
+    fail(STAGE_SETUP, errno, "cannot set the terminal's size");
+  /* the user owns the terminal, as with Docker */
+  if (fchown(slave, spec->uid, (gid_t)-1) < 0)
+    fail(STAGE_SETUP, errno, "cannot give the terminal to uid %u", spec->uid);
+  if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0)
+    fail(STAGE_SETUP, errno, "cannot make the terminal the controlling one");
+  for (int i = 0; i < 3; i++)
+    if (dup2(slave, i) < 0)
+      fail(STAGE_SETUP, errno, "cannot set up the standard streams");
+  if (slave > 2)
+    close(slave);
+  m.msg_controllen = CMSG_SPACE(sizeof(int));
+  c = CMSG_FIRSTHDR(&m);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &master, sizeof(int));
+  if (sendmsg(spec->console_socket, &m, MSG_NOSIGNAL) != 1)
+    fail(STAGE_SETUP, errno, "cannot hand the terminal to the engine");
+  close(master);
+}
+
+/* A terminal the core made (stdio) becomes the controlling terminal of a
+ * new session. */
+static void adopt_terminal(void) {
+  if (isatty(STDIN_FILENO) && (setsid() < 0 || ioctl(STDIN_FILENO, TIOCSCTTY, 0) < 0))
+    fail(STAGE_SETUP, errno, "cannot make the terminal the controlling one");
+}
+
 /* What the parent hands the child (shared memory: read only). */
 struct child_args {
   const struct strata_run_spec *spec;
@@ -954,6 +1027,8 @@ static void __attribute__((noreturn)) child_main(const struct child_args *a) {
   if (report_fd < 0)
     _exit(127);
   close(a->pipe_write);
+  if (SPEC_HAS_1_2(spec))
+    setup_stdio(spec);
 
   /* Join the container's cgroups, then make the cgroup namespace: its root
    * is where the process stands at unshare time, so the container sees its
@@ -973,6 +1048,10 @@ static void __attribute__((noreturn)) child_main(const struct child_args *a) {
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
     fail(STAGE_SETUP, errno, "cannot make the engine non-dumpable");
   setup_rootfs(spec, a->cg, a->etc_dir);
+  if (spec->tty && SPEC_HAS_1_2(spec) && spec->console_socket >= 0)
+    setup_console(spec);
+  else if (spec->tty)
+    adopt_terminal();
   sanitize_std_fds();
   if (!(spec_flags(spec) & STRATA_RUN_NETWORK_HOST))
     loopback_up();
@@ -1245,6 +1324,21 @@ static void forward_signal(int sig) {
     kill(child_pid, sig);
 }
 
+/* What a child's failure report means for run() and exec(). */
+static int failure_result(struct child_failure *f, const char *what, struct strata_error **err) {
+  f->what[sizeof(f->what) - 1] = '\0';
+  if (f->stage == STAGE_EXEC && (f->errnum == ENOENT || f->errnum == ENOTDIR)) {
+    host->error(err, 0, "exec: \"%s\": executable file not found in $PATH", f->what);
+    return STRATA_RUN_NOT_FOUND;
+  }
+  if (f->stage == STAGE_EXEC) {
+    host->error(err, f->errnum, "exec: \"%s\"", f->what);
+    return STRATA_RUN_CANNOT_EXEC;
+  }
+  host->error(err, f->errnum, "%s: %s", what, f->what);
+  return STRATA_RUN_ENGINE_ERROR;
+}
+
 static int ns_run(void *state, const struct strata_run_spec *spec, struct strata_error **err) {
   static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
   struct sigaction sa = {.sa_handler = forward_signal}, old[4];
@@ -1265,10 +1359,6 @@ static int ns_run(void *state, const struct strata_run_spec *spec, struct strata
     return host->error(err, 0, "no command specified");
   if (strchr(spec->id, '/') != NULL || spec->id[0] == '.')
     return host->error(err, 0, "invalid container ID '%s'", spec->id);
-  if (spec->tty)
-    host->log(STRATA_LOG_WARNING, DOMAIN,
-              "-t: no pseudo-terminal is allocated yet; the container shares the caller's "
-              "standard streams");
   cgroup_layout_read(&cg);
   if (st != NULL && st->data_dir != NULL) {
     if (etc_files_prepare(spec->rootfs, err) < 0 || mounts_prepare(spec->rootfs, spec, err) < 0)
@@ -1326,6 +1416,8 @@ static int ns_run(void *state, const struct strata_run_spec *spec, struct strata
     n = read(pipefd[0], &f, sizeof(f));
   while (n < 0 && errno == EINTR);
   close(pipefd[0]);
+  if (n == 0 && SPEC_HAS_1_2(spec) && spec->started != NULL)
+    spec->started(spec->opaque, pid);
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
     ;
   for (int i = 0; i < 4; i++)
@@ -1333,19 +1425,8 @@ static int ns_run(void *state, const struct strata_run_spec *spec, struct strata
   child_pid = 0;
   limits_remove(&limits);
   etc_files_remove(etc_top, spec->id);
-  if (n == (ssize_t)sizeof(f)) {
-    f.what[sizeof(f.what) - 1] = '\0';
-    if (f.stage == STAGE_EXEC && (f.errnum == ENOENT || f.errnum == ENOTDIR)) {
-      host->error(err, 0, "exec: \"%s\": executable file not found in $PATH", f.what);
-      return STRATA_RUN_NOT_FOUND;
-    }
-    if (f.stage == STAGE_EXEC) {
-      host->error(err, f.errnum, "exec: \"%s\"", f.what);
-      return STRATA_RUN_CANNOT_EXEC;
-    }
-    host->error(err, f.errnum, "cannot start container: %s", f.what);
-    return STRATA_RUN_ENGINE_ERROR;
-  }
+  if (n == (ssize_t)sizeof(f))
+    return failure_result(&f, "cannot start container", err);
   if (WIFEXITED(status))
     return WEXITSTATUS(status);
   if (WIFSIGNALED(status))
@@ -1353,12 +1434,223 @@ static int ns_run(void *state, const struct strata_run_spec *spec, struct strata
   return host->error(err, 0, "container ended in an unknown way");
 }
 
+/* ---------------------------------------------------------------- exec */
+
+/* The namespaces to join, in setns order: the user namespace first (it
+ * owns the others), the mount namespace last (it changes our root). */
+static const char *const exec_namespaces[] = {"user", "cgroup", "ipc", "uts", "net", "pid", "mnt"};
+#define N_EXEC_NS (sizeof(exec_namespaces) / sizeof(exec_namespaces[0]))
+
+/* Moves this process into the cgroups of PID (host paths from
+ * /proc/PID/cgroup), so an exec'd process counts against the container's
+ * limits.  Best effort: a hierarchy strata cannot find is left alone. */
+static void join_cgroups_of(int pid) {
+  char path[64], line[4096];
+  FILE *f;
+  snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
+  f = fopen(path, "re");
+  while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+    char *c = strchr(line, ':'), *p = c ? strchr(c + 1, ':') : NULL, dir[PATH_MAX + 64];
+    const char *hier;
+    int fd;
+    if (p == NULL)
+      continue;
+    *p++ = '\0';
+    p[strcspn(p, "\n")] = '\0';
+    hier = c + 1;
+    if (*hier == '\0') /* cgroup v2: the unified hierarchy of a hybrid host, or the root */
+      hier = access("/sys/fs/cgroup/unified/cgroup.procs", F_OK) == 0 ? "unified" : "";
+    else if (strncmp(hier, "name=", 5) == 0)
+      hier += 5;
+    snprintf(dir, sizeof(dir), "/sys/fs/cgroup/%s%s/cgroup.procs", hier, p);
+    fd = open(dir, O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      if (write(fd, "0", 1) != 1) {
+        /* best effort, see above */
+      }
+      close(fd);
+    }
+  }
+  if (f != NULL)
+    fclose(f);
+}
+
+/* The exec'd process itself, in all the container's namespaces. */
+static void __attribute__((noreturn)) exec_child(const struct strata_run_spec *spec, cap_t caps,
+                                                 int pipe_write) {
+  char cwd[PATH_MAX];
+  gid_t groups[256];
+  size_t ng = spec->ngroups < 256 ? spec->ngroups : 256;
+  sigset_t none;
+
+  for (int s = 1; s < NSIG; s++)
+    signal(s, SIG_DFL);
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  report_fd = fcntl(pipe_write, F_DUPFD_CLOEXEC, 3);
+  if (report_fd < 0)
+    _exit(127);
+  close(pipe_write);
+  setup_stdio(spec);
+  if (spec->tty && spec->console_socket >= 0)
+    setup_console(spec);
+  else if (spec->tty)
+    adopt_terminal();
+  sanitize_std_fds();
+  drop_bounding_set(spec_caps(spec));
+  for (size_t i = 0; i < ng; i++)
+    groups[i] = spec->groups[i];
+  if (setgroups(ng, groups) < 0)
+    fail(STAGE_SETUP, errno, "setgroups");
+  if (setgid(spec->gid) < 0)
+    fail(STAGE_SETUP, errno, "setgid %u", spec->gid);
+  if (setuid(spec->uid) < 0)
+    fail(STAGE_SETUP, errno, "setuid %u", spec->uid);
+  if (cap_set_proc(caps) < 0)
+    fail(STAGE_SETUP, errno, "cannot set capabilities");
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  close_fds();
+  if (chdir(spec->cwd) < 0)
+    fail(STAGE_SETUP, errno, "cannot change to the working directory '%s'", spec->cwd);
+  if (getcwd(cwd, sizeof(cwd)) == NULL || cwd[0] != '/')
+    fail(STAGE_SETUP, errno ? errno : ENOENT,
+         "the working directory '%s' is outside the container", spec->cwd);
+  exec_command(spec);
+}
+
+static volatile pid_t exec_target;
+static void forward_to_target(int sig) {
+  if (exec_target > 0)
+    kill(exec_target, sig);
+}
+
+/* Joins PID's namespaces in a forked child, which forks the process that
+ * execs (joining a PID namespace applies to children only) and passes on
+ * its exit status: the caller waits for the first child, learns the second
+ * one's host PID through a pipe, and forwards signals to it. */
+static int ns_exec(void *state, const struct strata_run_spec *spec, int pid,
+                   struct strata_error **err) {
+  static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+  struct sigaction sa = {.sa_handler = forward_to_target}, old[4];
+  int nsfd[N_EXEC_NS], pipefd[2], pidpipe[2], status, target = 0;
+  struct child_failure f;
+  cap_t caps;
+  ssize_t n;
+  pid_t mid;
+
+  (void)state;
+  if (!SPEC_HAS_1_2(spec))
+    return host->error(err, 0, "exec needs a run spec of plugin ABI 1.2");
+  if (spec->argv == NULL || spec->argv[0] == NULL)
+    return host->error(err, 0, "no command specified");
+  for (size_t i = 0; i < N_EXEC_NS; i++) {
+    char p[64], self[64];
+    struct stat a, b;
+    snprintf(p, sizeof(p), "/proc/%d/ns/%s", pid, exec_namespaces[i]);
+    snprintf(self, sizeof(self), "/proc/self/ns/%s", exec_namespaces[i]);
+    nsfd[i] = open(p, O_RDONLY | O_CLOEXEC);
+    if (nsfd[i] < 0 && errno != ENOENT) {
+      int e = errno;
+      for (size_t k = 0; k < i; k++)
+        if (nsfd[k] >= 0)
+          close(nsfd[k]);
+      return host->error(err, e, "cannot open %s: is the container running?", p);
+    }
+    /* one we share already (the user namespace without --userns) is left */
+    if (nsfd[i] >= 0 && fstat(nsfd[i], &a) == 0 && stat(self, &b) == 0 && a.st_ino == b.st_ino &&
+        a.st_dev == b.st_dev) {
+      close(nsfd[i]);
+      nsfd[i] = -1;
+    }
+  }
+  caps = container_caps(spec->uid, spec_caps(spec));
+  if (caps == NULL || pipe2(pipefd, O_CLOEXEC) < 0 || pipe2(pidpipe, O_CLOEXEC) < 0) {
+    int e = errno;
+    for (size_t k = 0; k < N_EXEC_NS; k++)
+      if (nsfd[k] >= 0)
+        close(nsfd[k]);
+    cap_free(caps);
+    return host->error(err, e, "cannot start the process");
+  }
+  mid = fork();
+  if (mid == 0) {
+    pid_t child;
+    int st;
+    close(pipefd[0]);
+    close(pidpipe[0]);
+    /* a ^C meant for the process reaches it through the caller */
+    for (int i = 0; i < 4; i++)
+      signal(sigs[i], SIG_IGN);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* the engine's binary is about to enter the container: no process in
+     * there may open its /proc/PID/exe or mem before the execve (runc
+     * CVE-2019-5736), as in a run */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+      _exit(125);
+    report_fd = pipefd[1];
+    join_cgroups_of(pid);
+    for (size_t i = 0; i < N_EXEC_NS; i++)
+      if (nsfd[i] >= 0 && setns(nsfd[i], 0) < 0)
+        fail(STAGE_SETUP, errno, "cannot join the container's %s namespace", exec_namespaces[i]);
+    child = fork();
+    if (child < 0)
+      fail(STAGE_SETUP, errno, "cannot start the process");
+    if (child == 0)
+      exec_child(spec, caps, pipefd[1]);
+    close(pipefd[1]);
+    if (write(pidpipe[1], &child, sizeof(child)) != sizeof(child))
+      kill(child, SIGKILL);
+    close(pidpipe[1]);
+    while (waitpid(child, &st, 0) < 0 && errno == EINTR)
+      ;
+    _exit(WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 255);
+  }
+  for (size_t k = 0; k < N_EXEC_NS; k++)
+    if (nsfd[k] >= 0)
+      close(nsfd[k]);
+  cap_free(caps);
+  close(pipefd[1]);
+  close(pidpipe[1]);
+  if (mid < 0) {
+    int e = errno;
+    close(pipefd[0]);
+    close(pidpipe[0]);
+    return host->error(err, e, "cannot start the process");
+  }
+  do
+    n = read(pidpipe[0], &target, sizeof(target));
+  while (n < 0 && errno == EINTR);
+  close(pidpipe[0]);
+  exec_target = n == sizeof(target) ? target : 0;
+  sigemptyset(&sa.sa_mask);
+  for (int i = 0; i < 4; i++)
+    sigaction(sigs[i], &sa, &old[i]);
+  do
+    n = read(pipefd[0], &f, sizeof(f));
+  while (n < 0 && errno == EINTR);
+  close(pipefd[0]);
+  if (n == 0 && exec_target > 0 && spec->started != NULL)
+    spec->started(spec->opaque, exec_target);
+  while (waitpid(mid, &status, 0) < 0 && errno == EINTR)
+    ;
+  for (int i = 0; i < 4; i++)
+    sigaction(sigs[i], &old[i], NULL);
+  exec_target = 0;
+  if (n == (ssize_t)sizeof(f))
+    return failure_result(&f, "cannot exec in the container", err);
+  if (WIFEXITED(status))
+    return WEXITSTATUS(status);
+  return host->error(err, 0, "the process ended in an unknown way");
+}
+
 static const struct strata_isolation_ops ns_ops = {
     .version = STRATA_ISOLATION_OPS_VERSION,
     .caps = STRATA_ISOLATION_CAP_ISOLATES | STRATA_ISOLATION_CAP_LIMITS |
-            STRATA_ISOLATION_CAP_SECURITY,
+            STRATA_ISOLATION_CAP_SECURITY | STRATA_ISOLATION_CAP_EXEC |
+            STRATA_ISOLATION_CAP_CONSOLE,
     .probe = ns_probe,
     .run = ns_run,
+    .exec = ns_exec,
 };
 
 static const struct strata_plugin_info ns_info = {
