@@ -169,7 +169,7 @@ check_rc "pull $R/busybox@$D (by digest)" 0
 check_match "pull by digest: Digest line" "$OUT" "^Digest: $D$"
 sx run --rm "$R/busybox@$D"
 check_eq "pull by digest: the image runs" "hello from layer 2" "$OUT"
-check_fail "pull by an unknown digest: manifest unknown" 1 "manifest unknown" -- \
+check_fail "pull by an unknown digest: manifest unknown" 125 "manifest unknown" -- \
     pull "$R/busybox@sha256:$(printf x | sha256sum | cut -c1-64)"
 
 # run pulls a missing image first
@@ -181,9 +181,9 @@ check_contains "run: 'Unable to find image' first" "$ERR" "Unable to find image 
 check_contains "run: then the pull transcript on stderr" "$ERR" "Status: Downloaded newer image for $R/busybox:1"
 
 setup_store
-check_fail "missing tag: manifest unknown" 1 "manifest for $R/busybox:nope not found" "manifest unknown" -- pull "$R/busybox:nope"
-check_fail "missing repository: not found" 1 "not found" -- pull "$R/nosuch/image:1"
-STRATA_CONFIG=/dev/null check_fail "plain HTTP registry not in insecure-registries: refused" 1 \
+check_fail "missing tag: manifest unknown" 125 "manifest for $R/busybox:nope not found" "manifest unknown" -- pull "$R/busybox:nope"
+check_fail "missing repository: not found" 125 "not found" -- pull "$R/nosuch/image:1"
+STRATA_CONFIG=/dev/null check_fail "plain HTTP registry not in insecure-registries: refused" 125 \
     "https://$R" "insecure-registries" -- pull "$R/busybox:1"
 STRATA_CONFIG=/dev/null sx pull --tls-verify=false "$R/busybox:1"
 pulled "plain HTTP with --tls-verify=false" "$R/busybox:1"
@@ -204,7 +204,7 @@ sx pull "127.0.0.1:$T/busybox:1"
 pulled "TLS with the private CA in certs.d/127.0.0.1:$T/ca.crt" "127.0.0.1:$T/busybox:1"
 check_tree "TLS: extracted tree matches umoci unpack" "127.0.0.1:$T/busybox:1" "$BB:1"
 setup_store
-STRATA_CERTS_D=$TMPD/no-certs check_fail "TLS without the CA: certificate refused" 1 "certificate" -- pull "127.0.0.1:$T/busybox:1"
+STRATA_CERTS_D=$TMPD/no-certs check_fail "TLS without the CA: certificate refused" 125 "certificate" -- pull "127.0.0.1:$T/busybox:1"
 store_has_no_layers "TLS refused"
 STRATA_CERTS_D=$TMPD/no-certs sx pull --tls-verify=false "127.0.0.1:$T/busybox:1"
 pulled "TLS without the CA but --tls-verify=false" "127.0.0.1:$T/busybox:1"
@@ -215,10 +215,10 @@ sx pull "127.0.0.1:$H/busybox:1"
 pulled "htpasswd registry with credentials from ~/.docker/config.json" "127.0.0.1:$H/busybox:1"
 mkdir -p "$TMPD/home2/.docker" "$TMPD/xdg2/containers"
 echo '{"auths": {}}' > "$TMPD/home2/.docker/config.json"
-HOME=$TMPD/home2 check_fail "htpasswd registry without credentials: unauthorized" 1 "unauthorized" "needs credentials" -- \
+HOME=$TMPD/home2 check_fail "htpasswd registry without credentials: unauthorized" 125 "unauthorized" "needs credentials" -- \
     pull "127.0.0.1:$H/busybox:1"
 printf '{"auths": {"127.0.0.1:%s": {"auth": "%s"}}}\n' "$H" "$(b64 alice:wrong)" > "$TMPD/xdg2/containers/auth.json"
-HOME=$TMPD/home2 XDG_RUNTIME_DIR=$TMPD/xdg2 check_fail "htpasswd registry with wrong credentials (auth.json): refused" 1 "unauthorized" -- \
+HOME=$TMPD/home2 XDG_RUNTIME_DIR=$TMPD/xdg2 check_fail "htpasswd registry with wrong credentials (auth.json): refused" 125 "unauthorized" -- \
     pull "127.0.0.1:$H/busybox:1"
 printf '{"auths": {"127.0.0.1:%s": {"auth": "%s"}}}\n' "$H" "$(b64 alice:pw-alice)" > "$TMPD/xdg2/containers/auth.json"
 setup_store
@@ -239,14 +239,14 @@ sx pull "127.0.0.1:$K/private/busybox:1"
 pulled "token registry: private repository with credentials (token with basic auth)" "127.0.0.1:$K/private/busybox:1"
 check_match "token server got the credentials" "$(cat "$TL")" "repository%3Aprivate%2Fbusybox%3Apull.*auth=yes"
 setup_store
-HOME=$TMPD/home2 check_fail "token registry: private repository without credentials: 401 loop ends" 1 \
+HOME=$TMPD/home2 check_fail "token registry: private repository without credentials: 401 loop ends" 125 \
     "unauthorized" "still refused after authenticating" -- pull "127.0.0.1:$K/private/busybox:1"
 : > "$TL"
 # localhost:$K is the same registry, but its token realm says 127.0.0.1: another host
-check_fail "token realm on another host: no credentials sent, refused" 1 "unauthorized" "not sent to the token server" -- \
+check_fail "token realm on another host: no credentials sent, refused" 125 "unauthorized" "not sent to the token server" -- \
     pull "localhost:$K/private/busybox:1"
 check_eq "token server on another host never saw the credentials" "" "$(grep 'auth=yes' "$TL")"
-check_fail "token with CR/LF: refused" 1 "invalid token" -- pull "127.0.0.1:$K/crlf/busybox:1"
+check_fail "token with CR/LF: refused" 125 "invalid token" -- pull "127.0.0.1:$K/crlf/busybox:1"
 store_has_no_layers "refused token pulls"
 store_has_no_temp "bearer tokens"
 
@@ -254,7 +254,7 @@ store_has_no_temp "bearer tokens"
 PX=127.0.0.1:$X
 setup_store
 : > "$RD/proxy.log"
-check_fail "HTTP 500 on every request: gives up after retries" 1 "HTTP 500" "gave up after 3 retries" -- pull "$PX/fail500/busybox:1"
+check_fail "HTTP 500 on every request: gives up after retries" 125 "HTTP 500" "gave up after 3 retries" -- pull "$PX/fail500/busybox:1"
 check_eq "HTTP 500: 4 attempts (3 retries)" 4 "$(grep -c 'fail500/busybox/manifests/1 ' "$RD/proxy.log")"
 store_has_no_layers "HTTP 500"
 store_has_no_temp "HTTP 500"
@@ -307,11 +307,11 @@ check_eq "redirect: blobs were fetched from the other host" 5 "$(grep -c '^GET /
 check_eq "redirect: no credentials followed the redirect" "" "$(grep '^GET /direct/.*auth=yes' "$RD/proxy.log")"
 
 setup_store
-check_fail "a 5 MiB manifest: refused" 1 "more than 4194304 bytes" -- pull "$PX/huge/busybox:1"
+check_fail "a 5 MiB manifest: refused" 125 "more than 4194304 bytes" -- pull "$PX/huge/busybox:1"
 D=$(mdigest busybox 1)
-check_fail "a manifest that does not match the digest asked for: refused" 1 "digest mismatch" "$D" -- \
+check_fail "a manifest that does not match the digest asked for: refused" 125 "digest mismatch" "$D" -- \
     pull "$PX/lie/busybox@$D"
-check_fail "an invalid reference: refused before any request" 1 "invalid reference format" -- pull "$R/Busy Box:1"
+check_fail "an invalid reference: refused before any request" 125 "invalid reference format" -- pull "$R/Busy Box:1"
 store_has_no_layers "refused manifests"
 
 # ---------------------------------------------------------------- a blob corrupted on the registry's disk
@@ -326,7 +326,7 @@ flip() { # the gzip header's MTIME byte: still inflates, only the digest tells
 [ -f "$F" ] || die "no blob file $F"
 flip
 sx pull "$R/busybox:1"
-check_error "corrupt blob on the registry: exit 1, one error line naming the digest" 1 "${BIG#sha256:}" "digest mismatch"
+check_error "corrupt blob on the registry: exit 125, one error line naming the digest" 125 "${BIG#sha256:}" "digest mismatch"
 store_has_no_layers "corrupt blob"
 store_has_no_temp "corrupt blob"
 sx images -q
