@@ -18,6 +18,8 @@ static const struct strata_command commands[] = {
     {"images", cmd_images, "[OPTIONS] [REPOSITORY[:TAG]]", "List images"},
     {"info", cmd_info, "", "Display system-wide information and the plugins found"},
     {"inspect", cmd_inspect, "[OPTIONS] NAME|ID [NAME|ID...]", "Return low-level information on containers or images"},
+    {"login", cmd_login, "[OPTIONS] [SERVER]", "Log in to a registry"},
+    {"logout", cmd_logout, "[SERVER]", "Log out from a registry"},
     {"ps", cmd_ps, "[OPTIONS]", "List containers"},
     {"pull", cmd_pull, "[OPTIONS] NAME[:TAG|@DIGEST] | oci:DIR[:TAG]", "Download an image"},
     {"rm", cmd_rm, "[OPTIONS] CONTAINER [CONTAINER...]", "Remove one or more containers"},

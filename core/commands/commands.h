@@ -34,6 +34,8 @@ int cmd_tag(struct strata_context *ctx, int argc, char **argv);
 int cmd_inspect(struct strata_context *ctx, int argc, char **argv);
 int cmd_info(struct strata_context *ctx, int argc, char **argv);
 int cmd_version(struct strata_context *ctx, int argc, char **argv);
+int cmd_login(struct strata_context *ctx, int argc, char **argv);
+int cmd_logout(struct strata_context *ctx, int argc, char **argv);
 
 /* Shared helpers (cli.c). */
 
