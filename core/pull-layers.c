@@ -237,8 +237,13 @@ static ssize_t job_read(void *arg, void *buf, size_t len, struct strata_error **
     return strata_error_set(err, ECANCELED, "layer %s: pull stopped", j->shortid);
   }
   pthread_mutex_unlock(&pl->lock);
-  if (j->consumed == avail)
-    return 0; /* JOB_DONE: all of it, verified */
+  if (j->consumed == avail) {
+    /* JOB_DONE: all of it, verified (an extraction that kept pace with the
+     * download still says so, as every layer does before Pull complete) */
+    strata_progress_layer(pl->o->progress, j->shortid, "Extracting", j->consumed,
+                          (uint64_t)j->layer->desc->size);
+    return 0;
+  }
   if (len > avail - j->consumed)
     len = (size_t)(avail - j->consumed);
   do
