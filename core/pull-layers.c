@@ -338,8 +338,13 @@ int strata_pull_layers(const struct strata_pull_layers_options *o, struct strata
     char shortid[13];
     snprintf(shortid, sizeof(shortid), "%s", strata_digest_hex(layers[i].desc->digest));
     if (strata_layer_exists(store, layers[i].chain_id)) {
+      char stale[128];
       if (existing_size(o->ctx, &layers[i], &xerr) < 0)
         goto out;
+      /* a killed pull may have fetched the blob of a layer it then
+       * published: nothing will resume it */
+      snprintf(stale, sizeof(stale), "downloads/%s.partial", strata_digest_hex(layers[i].desc->digest));
+      unlinkat(store->rootfd, stale, 0);
       strata_progress_layer(o->progress, shortid, "Already exists", 0, 0);
       continue;
     }
@@ -351,6 +356,12 @@ int strata_pull_layers(const struct strata_pull_layers_options *o, struct strata
       memcpy(j->shortid, shortid, sizeof(shortid));
       snprintf(j->partial, sizeof(j->partial), "downloads/%s.partial",
                strata_digest_hex(layers[i].desc->digest));
+      /* the same blob twice in one image (identical layers): each download
+       * gets a file of its own */
+      for (size_t k = 0; k + 1 < pl.njobs; k++)
+        if (strcmp(pl.jobs[k].layer->desc->digest, layers[i].desc->digest) == 0)
+          snprintf(j->partial, sizeof(j->partial), "downloads/%s-%zu.partial",
+                   strata_digest_hex(layers[i].desc->digest), i);
       by_layer[i] = j;
       strata_progress_layer(o->progress, shortid, "Pulling fs layer", 0, 0);
     }
