@@ -18,7 +18,8 @@
 #define IN_SIZE (256 * 1024)
 
 struct strata_decompressor {
-  int fd;
+  strata_read_fn read;
+  void *read_arg;
   enum strata_compression format;
   unsigned char *in;
   size_t in_len, in_pos;
@@ -57,11 +58,9 @@ static int fill(struct strata_decompressor *d, struct strata_error **err) {
     d->in_pos = 0;
   }
   while (d->in_len < IN_SIZE) {
-    r = read(d->fd, d->in + d->in_len, IN_SIZE - d->in_len);
-    if (r < 0 && errno == EINTR)
-      continue;
+    r = d->read(d->read_arg, d->in + d->in_len, IN_SIZE - d->in_len, err);
     if (r < 0)
-      return strata_error_set(err, errno, "cannot read layer");
+      return -1;
     if (r == 0) {
       d->in_eof = true;
       break;
@@ -82,13 +81,30 @@ static void gzip_reset(struct strata_decompressor *d) {
 #endif
 }
 
+static ssize_t read_fd(void *arg, void *buf, size_t len, struct strata_error **err) {
+  int fd = (int)(intptr_t)arg;
+  for (;;) {
+    ssize_t r = read(fd, buf, len);
+    if (r >= 0)
+      return r;
+    if (errno != EINTR)
+      return strata_error_set(err, errno, "cannot read layer");
+  }
+}
+
 int strata_decompressor_new(int fd, struct strata_decompressor **out, struct strata_error **err) {
+  return strata_decompressor_new_reader(read_fd, (void *)(intptr_t)fd, out, err);
+}
+
+int strata_decompressor_new_reader(strata_read_fn read, void *arg, struct strata_decompressor **out,
+                                   struct strata_error **err) {
   struct strata_decompressor *d = calloc(1, sizeof(*d));
   if (d == NULL || (d->in = malloc(IN_SIZE)) == NULL) {
     free(d);
     return strata_error_set(err, ENOMEM, "cannot decompress layer");
   }
-  d->fd = fd;
+  d->read = read;
+  d->read_arg = arg;
   if (fill(d, err) < 0) {
     strata_decompressor_free(d);
     return -1;

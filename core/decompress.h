@@ -18,8 +18,15 @@ enum strata_compression {
 
 struct strata_decompressor;
 
+/* Where compressed bytes come from: up to LEN bytes into BUF, 0 at the
+ * end, negative with *err set on error. */
+typedef ssize_t (*strata_read_fn)(void *arg, void *buf, size_t len, struct strata_error **err);
+
 /* Reads compressed bytes from FD (which it does not own). */
 int strata_decompressor_new(int fd, struct strata_decompressor **out, struct strata_error **err);
+/* Reads compressed bytes through READ (a download still in progress, say). */
+int strata_decompressor_new_reader(strata_read_fn read, void *arg, struct strata_decompressor **out,
+                                   struct strata_error **err);
 /* Up to LEN decompressed bytes into BUF; 0 at the end of the stream. */
 ssize_t strata_decompressor_read(struct strata_decompressor *d, void *buf, size_t len,
                                  struct strata_error **err);

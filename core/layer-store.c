@@ -116,8 +116,9 @@ static int drain(struct tar_reader *r) {
 
 /* *SPLIT gets the tar-split record of the stream, or NULL when it could
  * not be made (the layer is still good; it just cannot be written again
- * byte for byte). */
-static int apply_stream(int fd, int rootfd, enum strata_whiteout_mode mode, const char *what,
+ * byte for byte).  The stream is FD, or LI's read callback when it has one. */
+static int apply_stream(int fd, const struct strata_layer_import *li, int rootfd,
+                        enum strata_whiteout_mode mode, const char *what,
                         char diff_id[STRATA_DIGEST_STR_LEN + 1], uint64_t *size, char **split,
                         size_t *split_len, struct strata_error **err) {
   struct tar_reader r = {0};
@@ -126,7 +127,8 @@ static int apply_stream(int fd, int rootfd, enum strata_whiteout_mode mode, cons
   struct strata_layer_stats stats = {0};
   int ret = -1;
 
-  if (strata_decompressor_new(fd, &r.dec, err) < 0)
+  if ((li->read != NULL ? strata_decompressor_new_reader(li->read, li->read_arg, &r.dec, err)
+                        : strata_decompressor_new(fd, &r.dec, err)) < 0)
     return strata_error_wrap(err, "layer %s", what);
   r.diff = strata_hasher_new();
   r.buf = malloc(READ_CHUNK);
@@ -199,7 +201,7 @@ int strata_layer_import(struct strata_context *ctx, int fd, const struct strata_
   if (ops->layer_stage(state, hex, li->parent_chain_id ? strata_digest_hex(li->parent_chain_id) : NULL,
                        &stage, err) < 0)
     return strata_error_wrap(err, "cannot stage layer %s", li->blob_digest);
-  if (apply_stream(fd, stage.dirfd, (enum strata_whiteout_mode)stage.whiteout_mode,
+  if (apply_stream(fd, li, stage.dirfd, (enum strata_whiteout_mode)stage.whiteout_mode,
                    li->blob_digest, diff_id, size, &split, &split_len, err) < 0) {
     ops->layer_abort(state, hex, &stage);
     return -1;

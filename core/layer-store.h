@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "context.h"
+#include "decompress.h"
 #include "error.h"
 
 /* Returns 1 when the record does not exist. */
@@ -23,10 +24,16 @@ struct strata_layer_import {
   const char *diff_id;          /* expected digest of the uncompressed tar */
   const char *blob_digest;      /* digest of the compressed blob, for the record */
   uint64_t blob_size;
+  /* When set, the blob's bytes come through READ instead of FD: a download
+   * still in progress streams straight into extraction.  READ must only
+   * report the end once the blob's digest has been checked. */
+  strata_read_fn read;
+  void *read_arg;
 };
 
-/* Imports the layer blob readable from FD (positioned at its start).  On
- * failure nothing is published and the staged layer is thrown away. */
+/* Imports the layer blob readable from FD (positioned at its start), or
+ * through li->read.  On failure nothing is published and the staged layer
+ * is thrown away. */
 int strata_layer_import(struct strata_context *ctx, int fd, const struct strata_layer_import *li,
                         uint64_t *size, struct strata_error **err);
 

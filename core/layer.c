@@ -887,17 +887,22 @@ int strata_layer_apply_hooked(int rootfd, struct archive *a, enum strata_whiteou
      * with its bytes as they are */
     if (r == ARCHIVE_WARN)
       log_info("layer entry '%s': %s", name, archive_error_string(a));
+    /* the hook hears of a file's payload before apply_entry reads it, so a
+     * listener that buffers the raw stream (tar-split) can drop the payload
+     * as it passes instead of holding a whole big file */
+    if (hooks != NULL && hooks->file != NULL && archive_entry_filetype(entry) == AE_IFREG &&
+        archive_entry_hardlink(entry) == NULL && archive_entry_hardlink_utf8(entry) == NULL &&
+        archive_entry_sparse_count(entry) == 0 && archive_entry_size(entry) > 0 &&
+        data_offset >= 0) {
+      cleanup_free char *clean = strata_clean_path(name);
+      /* aufs bookkeeping is skipped below, so it is not a file of the layer */
+      if (clean != NULL && *clean != '\0' &&
+          strncmp(clean, WHITEOUT_META_PREFIX, strlen(WHITEOUT_META_PREFIX)) != 0)
+        hooks->file(hooks->arg, (uint64_t)data_offset, (uint64_t)archive_entry_size(entry), clean);
+    }
     r = apply_entry(&st, a, entry, name, err);
     if (r < 0)
       goto out;
-    if (r == 0 && hooks != NULL && hooks->file != NULL &&
-        archive_entry_filetype(entry) == AE_IFREG && archive_entry_hardlink(entry) == NULL &&
-        archive_entry_hardlink_utf8(entry) == NULL && archive_entry_sparse_count(entry) == 0 &&
-        archive_entry_size(entry) > 0 && data_offset >= 0) {
-      cleanup_free char *clean = strata_clean_path(name);
-      if (clean != NULL && *clean != '\0')
-        hooks->file(hooks->arg, (uint64_t)data_offset, (uint64_t)archive_entry_size(entry), clean);
-    }
     if (r == 0 && stats)
       stats->entries++;
     free(last);

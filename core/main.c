@@ -26,6 +26,8 @@ static const struct strata_command commands[] = {
     {"inspect", cmd_inspect, "[OPTIONS] NAME|ID [NAME|ID...]", "Return low-level information on containers or images"},
     {"kill", cmd_kill, "[OPTIONS] CONTAINER [CONTAINER...]", "Kill one or more running containers"},
     {"load", cmd_load, "[OPTIONS]", "Load an image from a tar archive or STDIN"},
+    {"login", cmd_login, "[OPTIONS] [SERVER]", "Log in to a registry"},
+    {"logout", cmd_logout, "[SERVER]", "Log out from a registry"},
     {"logs", cmd_logs, "[OPTIONS] CONTAINER", "Fetch the logs of a container"},
     {"mount", cmd_mount, "CONTAINER [CONTAINER...]", "Mount a container's root file system and print its path"},
     {"ps", cmd_ps, "[OPTIONS]", "List containers"},

@@ -17,6 +17,8 @@
 #include "layer-store.h"
 #include "log.h"
 #include "manifest.h"
+#include "progress.h"
+#include "pull-layers.h"
 #include "reference.h"
 #include "safe-path.h"
 
@@ -27,6 +29,8 @@ struct pull {
   const struct strata_transport_ops *ops;
   void *session;
   const struct strata_pull_options *opts;
+  struct strata_progress *progress;
+  unsigned max_downloads;
 };
 
 static void reply_clear(struct strata_manifest_reply *r) {
@@ -56,79 +60,6 @@ static int fetch_manifest(struct pull *p, const char *ref, const char *expected,
   if (expected != NULL && strcmp(expected, digest) != 0)
     return strata_error_set(err, 0, "manifest digest mismatch: expected %s, content hashes to %s",
                             expected, digest);
-  return 0;
-}
-
-struct blob_sink_state {
-  int fd;
-  struct strata_hasher *hash;
-  uint64_t written;
-  uint64_t limit;
-  const char *digest;
-};
-
-static int sink_write(void *arg, const void *buf, size_t len, struct strata_error **err) {
-  struct blob_sink_state *s = arg;
-  if (s->written + len > s->limit)
-    return strata_error_set(err, 0, "blob %s is larger than its descriptor's %llu bytes", s->digest,
-                            (unsigned long long)s->limit);
-  strata_hasher_update(s->hash, buf, len);
-  if (s->fd >= 0 && strata_write_all(s->fd, buf, len) < 0)
-    return strata_error_set(err, errno, "cannot write blob %s", s->digest);
-  s->written += len;
-  return 0;
-}
-
-/* Streams blob DESC into FD (or into memory when FD < 0 and MEM is set),
- * checking size and digest before anyone uses the bytes. */
-/* Streams blob DESC into FD, which may already hold the first bytes of it
- * (an earlier pull was interrupted): those are hashed again and only the
- * rest is asked for, from that offset.  Size and digest are checked before
- * anyone uses the bytes. */
-static int fetch_blob(struct pull *p, const struct strata_descriptor *desc, int fd,
-                      struct strata_error **err) {
-  struct blob_sink_state s = {.fd = fd, .limit = (uint64_t)desc->size, .digest = desc->digest};
-  struct strata_blob_sink sink = {.write = sink_write, .arg = &s};
-  char actual[STRATA_DIGEST_STR_LEN + 1];
-  struct stat st;
-  int r = 0;
-
-  s.hash = strata_hasher_new();
-  if (s.hash == NULL)
-    return strata_error_set(err, ENOMEM, "cannot fetch blob %s", desc->digest);
-  if (fstat(fd, &st) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
-    strata_hasher_free(s.hash);
-    return strata_error_set(err, errno, "cannot read the partial blob %s", desc->digest);
-  }
-  if ((uint64_t)st.st_size > s.limit && ftruncate(fd, 0) < 0) {
-    strata_hasher_free(s.hash);
-    return strata_error_set(err, errno, "cannot reset the partial blob %s", desc->digest);
-  }
-  /* what an interrupted pull left: hash it, then continue after it */
-  while ((uint64_t)st.st_size <= s.limit && s.written < (uint64_t)st.st_size) {
-    char buf[65536];
-    ssize_t n = read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      break;
-    strata_hasher_update(s.hash, buf, (size_t)n);
-    s.written += (uint64_t)n;
-  }
-  if (s.written > 0)
-    log_info("blob %s: resuming after %llu bytes", desc->digest, (unsigned long long)s.written);
-  if (s.written < s.limit)
-    r = p->ops->get_blob(p->session, desc->digest, s.written, &sink, err);
-  strata_hasher_final(s.hash, actual);
-  strata_hasher_free(s.hash);
-  if (r < 0)
-    return strata_error_wrap(err, "cannot fetch blob %s", desc->digest);
-  if (s.written != (uint64_t)desc->size)
-    return strata_error_set(err, 0, "blob %s: size mismatch (got %llu bytes, expected %lld)",
-                            desc->digest, (unsigned long long)s.written, (long long)desc->size);
-  if (strcmp(actual, desc->digest) != 0)
-    return strata_error_set(err, 0, "blob %s: digest mismatch (content hashes to %s)", desc->digest,
-                            actual);
   return 0;
 }
 
@@ -179,53 +110,12 @@ static int fetch_config(struct pull *p, const struct strata_descriptor *desc, ch
   return 0;
 }
 
-static void say(struct pull *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(struct pull *p, const char *fmt, ...) {
-  va_list ap;
-  if (p->opts->quiet || p->opts->out == NULL)
-    return;
-  va_start(ap, fmt);
-  vfprintf(p->opts->out, fmt, ap);
-  va_end(ap);
-  fflush(p->opts->out);
-}
-
-/* Layer blobs download into downloads/HEX.partial, outside tmp/, so that a
- * pull that is killed leaves what it had for the next one to resume. */
-static int import_layer(struct pull *p, const struct strata_descriptor *desc, const char *chain,
-                        const char *parent, const char *diff_id, uint64_t *size,
-                        struct strata_error **err) {
-  char partial[128];
-  cleanup_close int fd = -1;
-  struct strata_layer_import li = {.chain_id = chain,
-                                   .parent_chain_id = parent,
-                                   .diff_id = diff_id,
-                                   .blob_digest = desc->digest,
-                                   .blob_size = (uint64_t)desc->size};
-  struct stat st;
-  int r;
-
-  snprintf(partial, sizeof(partial), "downloads/%s.partial", strata_digest_hex(desc->digest));
-  fd = openat(p->ctx->store->rootfd, partial, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0)
-    return strata_error_set(err, errno, "cannot create '%s/%s'", p->ctx->store->root, partial);
-  r = fetch_blob(p, desc, fd, err);
-  if (r == 0 && lseek(fd, 0, SEEK_SET) < 0)
-    r = strata_error_set(err, errno, "cannot rewind blob %s", desc->digest);
-  if (r == 0)
-    r = strata_layer_import(p->ctx, fd, &li, size, err);
-  /* keep the bytes only when a later pull can use them: a transfer that
-   * failed part-way; never a blob that proved wrong or was used */
-  if (r == 0 || fstat(fd, &st) < 0 || st.st_size == 0 || st.st_size >= desc->size)
-    unlinkat(p->ctx->store->rootfd, partial, 0);
-  return r;
-}
-
 /* "1: Pulling from library/busybox": the tag (or digest) and the path. */
 static void print_pulling_from(struct pull *p, const char *name) {
   struct strata_reference *ref = NULL;
   if (strata_reference_parse(name, &ref, NULL) == 0) {
-    say(p, "%s: Pulling from %s\n", ref->tag ? ref->tag : ref->digest, ref->path);
+    strata_progress_status(p->progress, ref->tag ? ref->tag : ref->digest, "Pulling from %s",
+                           ref->path);
     strata_reference_free(ref);
   }
 }
@@ -312,6 +202,7 @@ static int pull_locked(struct pull *p, const char *location, char **image_id, ch
   cleanup_free char *want_os = NULL, *want_arch = NULL, *want_variant = NULL;
   cleanup_json json_t *sizes = json_array();
   char(*chains)[72] = NULL;
+  struct strata_pull_layer *layers = NULL;
   size_t cfg_len = 0;
   uint64_t total = 0;
   bool updated = false;
@@ -368,29 +259,30 @@ static int pull_locked(struct pull *p, const char *location, char **image_id, ch
     goto out;
   }
   chains = calloc(m->nlayers, sizeof(*chains));
-  if (chains == NULL) {
+  layers = calloc(m->nlayers, sizeof(*layers));
+  if (chains == NULL || layers == NULL) {
     strata_error_set(err, ENOMEM, "cannot pull");
     goto out;
   }
   strata_chain_ids(cfg->diff_ids, cfg->ndiff_ids, chains);
   for (size_t i = 0; i < m->nlayers; i++) {
-    const struct strata_descriptor *l = &m->layers[i];
-    char shortid[13];
-    uint64_t size = 0;
-    snprintf(shortid, sizeof(shortid), "%s", strata_digest_hex(l->digest));
-    if (strata_layer_exists(p->ctx->store, chains[i])) {
-      cleanup_json json_t *lrec = NULL;
-      if (strata_layer_load(p->ctx->store, chains[i], &lrec, err) < 0)
-        goto out;
-      size = (uint64_t)json_integer_value(json_object_get(lrec, "size"));
-      say(p, "%s: Already exists\n", shortid);
-    } else {
-      if (import_layer(p, l, chains[i], i ? chains[i - 1] : NULL, cfg->diff_ids[i], &size, err) < 0)
-        goto out;
-      say(p, "%s: Pull complete\n", shortid);
-    }
-    json_array_append_new(sizes, json_integer((json_int_t)size));
-    total += size;
+    layers[i].desc = &m->layers[i];
+    layers[i].chain_id = chains[i];
+    layers[i].parent_chain_id = i ? chains[i - 1] : NULL;
+    layers[i].diff_id = cfg->diff_ids[i];
+  }
+  {
+    struct strata_pull_layers_options lo = {.ctx = p->ctx,
+                                            .ops = p->ops,
+                                            .session = p->session,
+                                            .max_downloads = p->max_downloads,
+                                            .progress = p->progress};
+    if (strata_pull_layers(&lo, layers, m->nlayers, err) < 0)
+      goto out;
+  }
+  for (size_t i = 0; i < m->nlayers; i++) {
+    json_array_append_new(sizes, json_integer((json_int_t)layers[i].size));
+    total += layers[i].size;
   }
   /* blobs before records: a record never points at a missing blob */
   if (strata_store_put_blob(p->ctx->store, m->config.digest, cfg_data, cfg_len, err) < 0 ||
@@ -399,15 +291,17 @@ static int pull_locked(struct pull *p, const char *location, char **image_id, ch
   if (publish(p, m->config.digest, mdigest, top_digest, m->media_type, cfg, chains, sizes, total,
               name, &updated, err) < 0)
     goto out;
-  say(p, "Digest: %s\n", top_digest);
-  say(p, "Status: %s for %s\n", updated ? "Downloaded newer image" : "Image is up to date",
-      name ? strata_reference_familiar(name) : m->config.digest);
+  strata_progress_status(p->progress, NULL, "Digest: %s", top_digest);
+  strata_progress_status(p->progress, NULL, "Status: %s for %s",
+                         updated ? "Downloaded newer image" : "Image is up to date",
+                         name ? strata_reference_familiar(name) : m->config.digest);
   if (image_id)
     *image_id = strdup(m->config.digest);
   if (out_name)
     *out_name = steal_ptr(name);
   ret = 0;
 out:
+  free(layers);
   free(chains);
   strata_image_config_free(cfg);
   strata_manifest_free(m);
@@ -450,6 +344,28 @@ static int open_transport(struct pull *p, struct strata_plugin *tp, const char *
   return r;
 }
 
+/* --max-concurrent-downloads, else the config file's
+ * max-concurrent-downloads (Docker's daemon.json key), else 3. */
+static int max_downloads(struct strata_context *ctx, const struct strata_pull_options *opts,
+                         unsigned *out, struct strata_error **err) {
+  json_t *v = ctx->cfg ? json_object_get(ctx->cfg->doc, "max-concurrent-downloads") : NULL;
+  json_int_t n = STRATA_PULL_DEFAULT_DOWNLOADS;
+
+  if (opts->max_downloads > 0) {
+    *out = opts->max_downloads;
+    return 0;
+  }
+  if (json_is_integer(v))
+    n = json_integer_value(v);
+  else if (v != NULL)
+    return strata_error_set(err, 0, "config key max-concurrent-downloads must be an integer");
+  if (n < 1 || n > STRATA_PULL_MAX_DOWNLOADS)
+    return strata_error_set(err, 0, "config key max-concurrent-downloads must be between 1 and %d",
+                            STRATA_PULL_MAX_DOWNLOADS);
+  *out = (unsigned)n;
+  return 0;
+}
+
 int strata_pull(struct strata_context *ctx, const char *what, const struct strata_pull_options *opts,
                 char **image_id, char **name, struct strata_error **err) {
   cleanup_free char *transport = NULL, *location = NULL;
@@ -476,10 +392,18 @@ int strata_pull(struct strata_context *ctx, const char *what, const struct strat
       return -1;
   }
   p.ops = tp->info->ops;
-  if (open_transport(&p, tp, location, err) < 0)
+  if (max_downloads(ctx, opts, &p.max_downloads, err) < 0)
     return -1;
-  r = pull_locked(&p, location, image_id, name, err);
-  p.ops->close(p.session);
+  p.progress = strata_progress_new(opts->out, opts->quiet ? STRATA_PROGRESS_QUIET : opts->progress);
+  if (open_transport(&p, tp, location, err) < 0)
+    r = -1;
+  else {
+    r = pull_locked(&p, location, image_id, name, err);
+    p.ops->close(p.session);
+  }
+  if (r < 0 && err != NULL && *err != NULL)
+    strata_progress_error(p.progress, (*err)->msg);
+  strata_progress_free(p.progress);
   if (r < 0) {
     /* layers this pull published belong to no image yet: drop them so a
      * failed pull leaves the store as it was */

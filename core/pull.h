@@ -11,12 +11,18 @@
 
 #include "context.h"
 #include "error.h"
+#include "progress.h"
+
+#define STRATA_PULL_DEFAULT_DOWNLOADS 3
+#define STRATA_PULL_MAX_DOWNLOADS 64
 
 struct strata_pull_options {
   const char *platform; /* "os/arch[/variant]", NULL for the host's */
   bool quiet;           /* print nothing but errors */
   FILE *out;            /* where the transcript goes */
   enum strata_tls_verify tls_verify; /* --tls-verify; 0 (default) lets the config decide */
+  enum strata_progress_mode progress; /* how the transcript looks (auto: tty or plain) */
+  unsigned max_downloads; /* layers fetched at once; 0: the config's, else 3 */
 };
 
 /* Pulls WHAT ("oci:/dir:tag", "docker://x", "busybox:1").  On success

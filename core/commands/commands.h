@@ -49,6 +49,8 @@ int cmd_wait(struct strata_context *ctx, int argc, char **argv);
 int cmd_attach(struct strata_context *ctx, int argc, char **argv);
 int cmd_exec(struct strata_context *ctx, int argc, char **argv);
 int cmd_restart(struct strata_context *ctx, int argc, char **argv);
+int cmd_login(struct strata_context *ctx, int argc, char **argv);
+int cmd_logout(struct strata_context *ctx, int argc, char **argv);
 
 /* Shared helpers (cli.c). */
 

@@ -9,56 +9,9 @@
 #
 #   sudo bash tests/bench/storage.sh            (after a build: ./autogen.sh && ./configure && make)
 #
-# Environment: STRATA (default: the build's .libs/strata with its library
-# path, so the libtool wrapper's own start-up is not measured), FIXTURES
-# (default ${TMPDIR:-/tmp}/strata-fixtures, built by tests/fixtures/mkoci.sh
-# if missing), RUNS.
-set -u
-srcdir=$(cd "$(dirname "$0")/../.." && pwd)
-RUNS=${RUNS:-5}
-FIXTURES=${FIXTURES:-${TMPDIR:-/tmp}/strata-fixtures}
-export STRATA_CONFIG=/dev/null
-
-[ "$(id -u)" = 0 ] || { echo "storage.sh: needs root (mounts, file owners)" >&2; exit 1; }
-if [ -z "${STRATA:-}" ]; then
-    if [ -x "$srcdir/.libs/strata" ]; then
-        STRATA=$srcdir/.libs/strata
-        export LD_LIBRARY_PATH=$srcdir/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-    else
-        STRATA=$srcdir/strata
-    fi
-fi
-[ -x "$STRATA" ] || { echo "storage.sh: no strata binary at $STRATA (build first)" >&2; exit 1; }
-STRATA_PLUGIN_PATH=$(ls -d "$srcdir"/plugins/*/*/.libs 2>/dev/null | paste -sd: -)
-export STRATA_PLUGIN_PATH
-if [ ! -f "$FIXTURES/busybox/index.json" ]; then
-    echo "building the fixtures in $FIXTURES ..."
-    bash "$srcdir/tests/fixtures/mkoci.sh" "$FIXTURES" >/dev/null || exit 1
-fi
-
-W=$(mktemp -d "${TMPDIR:-/tmp}/strata-bench.XXXXXX")
-cleanup() {
-    local m
-    for m in $(awk -v d="$W/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
-        umount -l "$m" 2>/dev/null
-    done
-    rm -rf --one-file-system "$W"
-}
-trap cleanup EXIT
-
-BTRFS=
-if command -v mkfs.btrfs >/dev/null && truncate -s 2G "$W/btrfs.img" &&
-    mkfs.btrfs -q "$W/btrfs.img" >/dev/null 2>&1 && mkdir -p "$W/btrfs" &&
-    mount -o loop "$W/btrfs.img" "$W/btrfs"; then
-    BTRFS=$W/btrfs
-else
-    echo "note: no btrfs loopback store (btrfs-progs, loop devices); btrfs is skipped"
-fi
-
-now() { date +%s%N; }
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
-ms() { awk -v n="$1" 'BEGIN { printf "%.1f ms", n / 1e6 }'; }
-kb() { awk -v n="$1" 'BEGIN { printf "%.0f KB", n / 1024 }'; }
+# Environment: see tests/bench/lib.sh (STRATA, FIXTURES, RUNS, BENCH_DIR).
+. "$(dirname "$0")/lib.sh"
+btrfs_mount 2G
 
 # What a container adds to the store.  du counts each inode once; on btrfs
 # du cannot see what snapshots share (and -x stops at each subvolume), so

@@ -168,7 +168,7 @@ check_rc "pull docker-archive:FILE:NAME" 0
 sx pull -q "docker-archive:$TMPD/skopeo.tar:@0"
 check_rc "pull docker-archive:FILE:@0" 0
 sx pull "docker-archive:$TMPD/skopeo.tar:@1"
-check_error "pull docker-archive:FILE:@1 of a one-image archive fails" 1 "no image @1"
+check_error "pull docker-archive:FILE:@1 of a one-image archive fails" 125 "no image @1"
 
 # ---------------------------------------------------------------- image prune
 # an archive saved by ID names no image: loaded, it is dangling

@@ -236,8 +236,10 @@ store_has_no_temp() { # DESC-PREFIX
     local left
     left=$(find "$ROOT/tmp" -mindepth 1 2>/dev/null | head -5)
     check_eq "$1: nothing left under ROOT/tmp" "" "$left"
-    # (an empty staging directory is fine; anything in one is not)
-    left=$(find "$ROOT" \( -path "$ROOT/tmp" -o -type d -empty \) -prune -o \( -iname '*.tmp' -o -iname '.tmp*' \
+    # (an empty staging directory is fine; anything in one is not; a
+    # committed layer's own files may have any name: debian has a
+    # var/lib/apt/lists/partial)
+    left=$(find "$ROOT" \( -path "$ROOT/tmp" -o -type d -empty -o -path "$ROOT/storage/*/layers/*/*" \) -prune -o \( -iname '*.tmp' -o -iname '.tmp*' \
         -o -iname 'tmp.*' -o -iname '*partial*' -o -iname '*stag*' -o -iname '*.incomplete' -o -iname '*.new' \) \
         -print 2>/dev/null | head -5)
     check_eq "$1: no staged or partial files in the store" "" "$left"
@@ -367,3 +369,35 @@ ellipsis() {
     local LC_ALL=C.UTF-8
     if [ ${#1} -le "$2" ]; then printf '%s\n' "$1"; else printf '%s…\n' "${1:0:$2-1}"; fi
 }
+
+# ---------------------------------------------------------------- trees
+# a tree as a sorted list: name, type, mode, owner, link target; size, link
+# count and sha256 of every file
+tree_list() {
+    (cd "$1" && find . -mindepth 1 -printf '%P %y %m %U:%G -> %l\n' | LC_ALL=C sort
+     find . -mindepth 1 -type f -printf '%P size=%s links=%n\n' | LC_ALL=C sort
+     find . -mindepth 1 -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum)
+}
+umoci_tree() { # LAYOUT:TAG -> list file
+    local out=$TMPD/umoci-${1//[^a-z0-9]/_}
+    if [ ! -f "$out.list" ]; then
+        umoci unpack --image "$1" "$out" >/dev/null 2>&1 || die "umoci unpack $1 failed"
+        tree_list "$out/rootfs" > "$out.list"
+    fi
+    echo "$out.list"
+}
+# compares the image NAME's tree in the store with `umoci unpack` of REF
+# (the store's driver must be copy, which keeps each layer as a full tree)
+check_tree() { # DESC NAME LAYOUT:TAG
+    local top want diff id
+    id=$(st inspect "$2" 2>/dev/null | jq -r '.[0].Id' 2>/dev/null)
+    top=$(jq -r '.layers[-1] | ltrimstr("sha256:")' "$ROOT/images/${id#sha256:}.json" 2>/dev/null)
+    want=$(umoci_tree "$3")
+    if [ -n "$top" ] && [ -d "$ROOT/storage/copy/layers/$top" ] &&
+       diff=$(diff <(tree_list "$ROOT/storage/copy/layers/$top") "$want"); then
+        ok "$1"
+    else
+        not_ok "$1"; note "top layer: '$top'"; printf '%s\n' "${diff:-}" | head -20 | sed 's/^/#     /'
+    fi
+}
+

@@ -21,7 +21,7 @@ mapfile -t LAYERS < <(fx_layers "$BB" 1)
 # to the right tar, so only the digest check can catch it
 BAD=$(cat "$FIXTURES/corrupt.digest")
 sx pull "oci:$FIXTURES/corrupt:1"
-check_error "pull of a corrupt blob fails with exit 1 and one error line" 1 "${BAD#sha256:}" digest
+check_error "pull of a corrupt blob fails with exit 125 and one error line" 125 "${BAD#sha256:}" digest
 check_ok "images after the failed pull" images -q
 check_eq "images -q is empty after the failed pull" "" "$OUT"
 store_has_no_temp "failed pull"
@@ -32,7 +32,7 @@ store_has_no_layers "failed pull"
 setup_store
 BAD=$(cat "$FIXTURES/corrupt-last.digest")
 sx pull "oci:$FIXTURES/corrupt-last:1"
-check_error "pull with a corrupt last layer fails with exit 1 and one error line" 1 "${BAD#sha256:}" digest
+check_error "pull with a corrupt last layer fails with exit 125 and one error line" 125 "${BAD#sha256:}" digest
 sx images -q
 check_eq "images -q is empty after the failed pull (corrupt last layer)" "" "$OUT"
 store_has_no_temp "failed pull (corrupt last layer)"
@@ -59,8 +59,8 @@ check_eq "pull again: every layer 'Already exists'" 4 "$(printf '%s\n' "$OUT" | 
 check_match "pull again: same Digest" "$OUT" "^Digest: $MANIFEST$"
 check_not_contains "pull again: nothing pulled" "$OUT" "Pull complete"
 
-check_fail "pull from a missing layout: exit 1" 1 -- pull "oci:$TMPD/no-such-layout:1"
-check_fail "pull of a missing tag: exit 1" 1 -- pull "oci:$BB:no-such-tag"
+check_fail "pull from a missing layout: exit 125" 125 -- pull "oci:$TMPD/no-such-layout:1"
+check_fail "pull of a missing tag: exit 125" 125 -- pull "oci:$BB:no-such-tag"
 
 # ---------------------------------------------------------------- images
 sx images

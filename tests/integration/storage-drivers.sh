@@ -240,7 +240,7 @@ check_same_tree "overlay: the flattened image's tree is umoci's" "$TMPD/list-umo
 ROOT=$TMPD/root-copy-store
 sx --storage-driver copy pull "oci:$BB:1"
 check_rc "copy store: pull" 0
-check_fail "a copy store refuses --storage-driver overlay (pull), naming its driver" 1 \
+check_fail "a copy store refuses --storage-driver overlay (pull), naming its driver" 125 \
     "created with storage driver 'copy'" "'overlay'" -- --storage-driver overlay pull "oci:$XL:2"
 check_fail "a copy store refuses --storage-driver overlay (create), naming its driver" 125 \
     "created with storage driver 'copy'" "'overlay'" -- --storage-driver overlay create "$IMG"
@@ -256,7 +256,7 @@ if mount -t overlay overlay -o "lowerdir=$TMPD/ofs/lower,upperdir=$TMPD/ofs/uppe
     probe=$(printf '%s\n' "$OUT" | sed -n '/^  storage overlay:/,/Probe:/p' | grep 'Probe:')
     check_contains "info: overlay's probe refuses a store on overlayfs, saying why" "$probe" \
         "failed: overlay is not supported on top of overlayfs"
-    check_fail "pull --storage-driver overlay on overlayfs fails cleanly" 1 \
+    check_fail "pull --storage-driver overlay on overlayfs fails cleanly" 125 \
         "overlay is not supported on top of overlayfs" -- --storage-driver overlay pull "oci:$BB:1"
     check_eq "the failed pull left no layer" "" "$(find "$ROOT/layers" -name '*.json' 2>/dev/null)"
     umount -l "$TMPD/ofs/merged"

@@ -89,6 +89,21 @@ struct strata_transport_ops {
    * *locations is a NULL-terminated array, it and its strings malloc'd and
    * freed by the core with free().  `strata load` pulls each. */
   int (*list_images)(void *session, char ***locations, struct strata_error **err);
+  /* version >= 3 (ABI 1.2), may be NULL. */
+
+  /* A second session on the image SESSION was opened for, sharing what it
+   * learnt (endpoint, tokens) but nothing mutable: the core calls get_blob
+   * on each session from its own thread at the same time, so layers
+   * download in parallel.  Closed with close.  NULL: blobs are fetched one
+   * at a time. */
+  int (*session_clone)(void *session, void **clone, struct strata_error **err);
+
+  /* strata login: do USERNAME and PASSWORD open the registry OPTS->domain
+   * (OPTS->path, tag and digest are NULL)?  0 when the registry accepts
+   * them (or wants none), negative with *err saying why not.  The plugin
+   * stores nothing: the core writes the credentials file. */
+  int (*check_auth)(void *state, const struct strata_transport_options *opts,
+                    const char *username, const char *password, struct strata_error **err);
 };
 
 #ifdef __cplusplus

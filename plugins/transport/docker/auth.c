@@ -246,15 +246,32 @@ static int fetch_token(struct dk_session *s, const struct challenge *c, struct s
     free(rl);
     goto out;
   }
-  if (asprintf(&scope, "repository:%s:pull", s->path) < 0)
-    goto nomem;
-  esc_scope = curl_easy_escape(s->curl, scope, 0);
+  /* a login asks for no scope, only whether the credentials are good
+   * (Docker sends account=USER instead) */
+  if (s->login) {
+    if (asprintf(&scope, "account=%s", s->login_user ? s->login_user : "") < 0)
+      goto nomem;
+    esc_scope = curl_easy_escape(s->curl, s->login_user ? s->login_user : "", 0);
+  } else {
+    if (asprintf(&scope, "repository:%s:pull", s->path) < 0)
+      goto nomem;
+    esc_scope = curl_easy_escape(s->curl, scope, 0);
+  }
   esc_service = c->service ? curl_easy_escape(s->curl, c->service, 0) : NULL;
   if (esc_scope == NULL ||
-      asprintf(&url, "%s%sscope=%s%s%s", c->realm, strchr(c->realm, '?') ? "&" : "?", esc_scope,
-               esc_service ? "&service=" : "", esc_service ? esc_service : "") < 0)
+      asprintf(&url, "%s%s%s=%s%s%s", c->realm, strchr(c->realm, '?') ? "&" : "?",
+               s->login ? "account" : "scope", esc_scope, esc_service ? "&service=" : "",
+               esc_service ? esc_service : "") < 0)
     goto nomem;
   creds = s->basic != NULL && realm_trusted(s, c->realm);
+  if (s->login && !creds) {
+    /* an anonymous token would prove nothing about the credentials */
+    dk_host->error(err, 0,
+                   "%s: not sending the credentials to the token server on %s, another host "
+                   "than the registry's",
+                   s->ep.host, realm_host);
+    goto out;
+  }
   if (s->basic != NULL && !creds) {
     /* said in the error if the anonymous token is not enough */
     free(s->auth_note);
@@ -293,7 +310,8 @@ static int fetch_token(struct dk_session *s, const struct challenge *c, struct s
   if (r.status != 200) {
     char *what = NULL;
     if (asprintf(&what, "token server %s%s", realm_host,
-                 creds ? " (with the stored credentials)" : "") < 0)
+                 !creds ? "" : s->login ? " (with the credentials given)"
+                                        : " (with the stored credentials)") < 0)
       what = NULL;
     dk_status_error(err, what ? what : "token server", &r);
     free(what);

@@ -117,13 +117,20 @@ static void dk_fini(void *state) {
   curl_global_cleanup();
 }
 
+void dk_secret_free(char *secret) {
+  if (secret != NULL) {
+    explicit_bzero(secret, strlen(secret));
+    free(secret);
+  }
+}
+
 static void endpoint_clear(struct dk_endpoint *e) {
   free(e->origin);
   free(e->host);
   memset(e, 0, sizeof(*e));
 }
 
-static void dk_close(void *session) {
+void dk_close(void *session) {
   struct dk_session *s = session;
   if (s == NULL)
     return;
@@ -135,16 +142,52 @@ static void dk_close(void *session) {
   free(s->tag);
   free(s->digest);
   endpoint_clear(&s->ep);
-  if (s->basic) {
-    explicit_bzero(s->basic, strlen(s->basic));
-    free(s->basic);
-  }
+  dk_secret_free(s->basic);
   free(s->auth_note);
-  if (s->authz) {
-    explicit_bzero(s->authz, strlen(s->authz));
-    free(s->authz);
-  }
+  dk_secret_free(s->authz);
+  free(s->login_user);
   free(s);
+}
+
+static char *dup_or_null(const char *s, bool *failed) {
+  char *d = s ? strdup(s) : NULL;
+  if (s != NULL && d == NULL)
+    *failed = true;
+  return d;
+}
+
+/* Everything the original learnt is copied (the endpoint and the token in
+ * use); the curl handle is the clone's own, as a handle must never be used
+ * from two threads at once. */
+static int dk_session_clone(void *session, void **out, struct strata_error **err) {
+  const struct dk_session *o = session;
+  struct dk_session *s = calloc(1, sizeof(*s));
+  bool failed = false;
+
+  if (s == NULL)
+    return dk_host->error(err, ENOMEM, "cannot open another session on %s", o->name);
+  s->cfg = o->cfg;
+  s->tls_verify = o->tls_verify;
+  s->login = o->login;
+  s->curl = curl_easy_init();
+  s->name = dup_or_null(o->name, &failed);
+  s->domain = dup_or_null(o->domain, &failed);
+  s->path = dup_or_null(o->path, &failed);
+  s->tag = dup_or_null(o->tag, &failed);
+  s->digest = dup_or_null(o->digest, &failed);
+  s->ep.origin = dup_or_null(o->ep.origin, &failed);
+  s->ep.host = dup_or_null(o->ep.host, &failed);
+  s->ep.insecure = o->ep.insecure;
+  s->ep.mirror = o->ep.mirror;
+  s->basic = dup_or_null(o->basic, &failed);
+  s->authz = dup_or_null(o->authz, &failed);
+  s->auth_note = dup_or_null(o->auth_note, &failed);
+  if (s->curl == NULL || failed) {
+    dk_close(s);
+    return dk_host->error(err, ENOMEM, "cannot open another session on %s", o->name);
+  }
+  *out = s;
+  return 0;
 }
 
 static int dk_open(void *state, const char *location, void **out, struct strata_error **err) {
@@ -219,7 +262,7 @@ static int endpoint_from_url(struct dk_session *s, const char *url, bool mirror,
 }
 
 /* The registry's own endpoint for the reference's domain. */
-static int registry_endpoint(struct dk_session *s, struct dk_endpoint *e) {
+int dk_registry_endpoint(struct dk_session *s, struct dk_endpoint *e) {
   char *url = NULL;
   int r;
   if (strcmp(s->domain, HUB_DOMAIN) == 0)
@@ -247,15 +290,17 @@ static bool tls_failure(CURLcode rc) {
 
 /* GET /v2/: is this a registry, over which scheme, and does it want
  * credentials?  An insecure endpoint falls back from HTTPS to HTTP. */
-static int ping(struct dk_session *s, struct strata_error **err) {
+int dk_ping(struct dk_session *s, struct strata_error **err) {
   struct dk_response r = {0};
   char *url = NULL;
   int ret = -1;
   CURLcode rc;
 
-  free(s->basic);
-  s->basic = dk_credentials(s->ep.host);
-  free(s->authz);
+  if (!s->login) { /* a login brings its own credentials */
+    dk_secret_free(s->basic);
+    s->basic = dk_credentials(s->ep.host);
+  }
+  dk_secret_free(s->authz);
   s->authz = NULL;
   for (;;) {
     struct dk_request req = {.max = DK_SMALL_MAX, .verify = !s->ep.insecure};
@@ -353,7 +398,7 @@ static int endpoints(struct dk_session *s, struct dk_endpoint **out, size_t *n) 
     else
       dk_host->log(STRATA_LOG_WARNING, DK_LOG, "ignoring registry mirror '%s': not a URL", *m);
   }
-  if (registry_endpoint(s, &e[k]) < 0) {
+  if (dk_registry_endpoint(s, &e[k]) < 0) {
     for (size_t i = 0; i < k; i++)
       endpoint_clear(&e[i]);
     free(e);
@@ -380,7 +425,7 @@ static int choose_endpoint(struct dk_session *s, const char *ref, struct dk_resp
     s->ep = eps[i];
     memset(&eps[i], 0, sizeof(eps[i]));
     dk_response_clear(r);
-    if (ping(s, &e) == 0 && (ref == NULL || fetch_manifest(s, ref, r, &e) == 0)) {
+    if (dk_ping(s, &e) == 0 && (ref == NULL || fetch_manifest(s, ref, r, &e) == 0)) {
       ret = 0;
       break;
     }
@@ -480,6 +525,8 @@ static const struct strata_transport_ops dk_ops = {
     .get_manifest = dk_get_manifest,
     .get_blob = dk_get_blob,
     .open_with_options = dk_open_with_options,
+    .session_clone = dk_session_clone,
+    .check_auth = dk_check_auth,
 };
 
 static const struct strata_plugin_info dk_info = {

@@ -49,6 +49,8 @@ struct dk_session {
   char *basic;  /* base64 "user:pass" for ep, from the auth files, or NULL */
   char *authz;  /* the Authorization value in use ("Bearer ...", "Basic ..."), or NULL */
   char *auth_note; /* why a refusal may have happened ("credentials withheld from ..."), or NULL */
+  bool login;   /* strata login: basic holds the credentials to check, path is NULL */
+  char *login_user; /* the user name of a login */
 };
 
 /* One HTTP exchange. */
@@ -107,6 +109,21 @@ int dk_url_parts(const char *url, char **scheme, char **host, char **port);
 bool dk_same_origin(const char *a, const char *b);
 /* Is HOST ("h" or "h:port") listed in insecure-registries? */
 bool dk_is_insecure(const struct dk_config *cfg, const char *host);
+
+/* docker.c */
+void dk_close(void *session);
+/* Overwrites a secret before freeing it; NULL is fine. */
+void dk_secret_free(char *secret);
+/* The registry's own endpoint for s->domain (docker.io -> its API host). */
+int dk_registry_endpoint(struct dk_session *s, struct dk_endpoint *e);
+/* GET /v2/ on s->ep: is it a registry, over which scheme (an insecure
+ * endpoint falls back from HTTPS to HTTP), and does it want credentials?  A
+ * 401 challenge is answered at once (s->authz). */
+int dk_ping(struct dk_session *s, struct strata_error **err);
+
+/* login.c */
+int dk_check_auth(void *state, const struct strata_transport_options *opts, const char *username,
+                  const char *password, struct strata_error **err);
 
 /* auth.c */
 /* base64 "user:pass" for registry HOST from the auth files, or NULL. */
