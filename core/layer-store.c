@@ -202,6 +202,16 @@ int strata_layer_import(struct strata_context *ctx, int fd, const struct strata_
     strata_store_remove(ctx->store, path, NULL);
     return strata_error_wrap(err, "cannot commit layer %s", li->blob_digest);
   }
+  /* the disk it takes, measured once now that it is final: `system df`
+   * reads the record and never walks a layer */
+  if (ops->version >= 2 && ops->layer_usage != NULL) {
+    cleanup_error struct strata_error *e = NULL;
+    uint64_t du = 0;
+    if (ops->layer_usage(state, hex, &du, &e) == 0)
+      json_object_set_new(rec, "disk_usage", json_integer((json_int_t)du));
+    else
+      log_warning("cannot measure layer %s: %s", li->blob_digest, e->msg);
+  }
   json_object_del(rec, "incomplete");
   if (strata_store_write_json(ctx->store, path, rec, err) < 0) {
     cleanup_error struct strata_error *e = NULL;

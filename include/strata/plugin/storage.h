@@ -12,7 +12,7 @@
 extern "C" {
 #endif
 
-#define STRATA_STORAGE_OPS_VERSION 1
+#define STRATA_STORAGE_OPS_VERSION 2
 
 /* How the layer engine applies OCI whiteouts into a staged layer. */
 enum strata_whiteout_mode {
@@ -62,6 +62,15 @@ struct strata_storage_ops {
   int (*container_mount)(void *state, const char *id, char **path, struct strata_error **err);
   int (*container_unmount)(void *state, const char *id, struct strata_error **err);
   int (*container_remove)(void *state, const char *id, struct strata_error **err);
+
+  /* Since version 2 (ABI 1.2); NULL when the driver cannot tell.  The bytes
+   * of disk committed layer ID holds on its own (what removing it frees).
+   * The core calls it once, at import, and records the figure. */
+  int (*layer_usage)(void *state, const char *id, uint64_t *bytes, struct strata_error **err);
+  /* The same for container ID: its writable layer, all of it for a driver
+   * that copies.  Called when the container is made, when it stops and
+   * when a user asks (ps --size). */
+  int (*container_usage)(void *state, const char *id, uint64_t *bytes, struct strata_error **err);
 };
 
 #ifdef __cplusplus
