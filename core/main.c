@@ -25,6 +25,7 @@ static const struct strata_command commands[] = {
     {"run", cmd_run, "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create and run a new container"},
     {"start", cmd_start, "[OPTIONS] CONTAINER [CONTAINER...]", "Start one or more stopped containers"},
     {"tag", cmd_tag, "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"},
+    {"system-df", cmd_system_df, "[OPTIONS]", "Show disk usage (as `strata system df`)"},
     {"version", cmd_version, "", "Show the strata version information"},
     {NULL, NULL, NULL, NULL},
 };
@@ -44,7 +45,7 @@ static const struct alias aliases[] = {
     {"container", "run", "run", NULL},        {"container", "start", "start", NULL},
     {"container", "rm", "rm", NULL},          {"container", "remove", "rm", NULL},
     {"container", "inspect", "inspect", "--type=container"},
-    {"system", "info", "info", NULL},
+    {"system", "info", "info", NULL},        {"system", "df", "system-df", NULL},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -93,7 +94,7 @@ static void usage(FILE *out) {
   fprintf(out, "\nManagement commands (other names for the commands above):\n"
                "  image      ls, pull, rm, history, inspect, tag\n"
                "  container  ls, create, run, start, rm, inspect\n"
-               "  system     info\n");
+               "  system     info, df\n");
   fprintf(out, "\nRun 'strata COMMAND --help' for more information on a command.\n");
 }
 

@@ -34,6 +34,7 @@ int cmd_tag(struct strata_context *ctx, int argc, char **argv);
 int cmd_inspect(struct strata_context *ctx, int argc, char **argv);
 int cmd_info(struct strata_context *ctx, int argc, char **argv);
 int cmd_version(struct strata_context *ctx, int argc, char **argv);
+int cmd_system_df(struct strata_context *ctx, int argc, char **argv);
 
 /* Shared helpers (cli.c). */
 
@@ -57,6 +58,10 @@ int cli_print_rows(const char *format, const char *default_format, json_t *const
 int cli_parse_bool(const char *s, bool *out);
 
 /* The shared run/create machinery (container-ops.c). */
+/* Records in REC ("SizeRw") the disk its container's own layer takes now,
+ * as the storage driver measures it; leaves REC alone when it cannot. */
+#include <jansson.h>
+void cli_container_measure(struct strata_context *ctx, json_t *rec);
 #include "runspec.h"
 
 struct cli_run_options {

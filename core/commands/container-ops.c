@@ -123,6 +123,7 @@ int cli_container_create(struct strata_context *ctx, const char *image,
   }
   if (ops->container_create(state, id, strata_digest_hex(top), err) < 0)
     return strata_error_wrap(err, "cannot create container");
+  cli_container_measure(ctx, rec);
   if (strata_container_save(ctx->store, rec, err) < 0) {
     cleanup_error struct strata_error *e = NULL;
     ops->container_remove(state, id, &e);
@@ -221,6 +222,7 @@ int cli_container_start(struct strata_context *ctx, const char *id, struct strat
     if (strata_context_store(ctx, true, &e) == 0 &&
         strata_container_load(ctx->store, id, &now_rec, &e) == 0) {
       set_state(now_rec, "exited", 0, code, false);
+      cli_container_measure(ctx, now_rec);
       if (strata_container_save(ctx->store, now_rec, &e) < 0)
         log_warning("cannot record the exit of %.12s: %s", id, e->msg);
     }
@@ -247,6 +249,23 @@ fail_unmount: {
     log_warning("cannot remove %.12s: %s", id, e->msg);
 }
   return EXIT_ENGINE;
+}
+
+void cli_container_measure(struct strata_context *ctx, json_t *rec) {
+  const struct strata_storage_ops *ops;
+  void *state;
+  cleanup_error struct strata_error *e = NULL;
+  const char *id = json_string_value(json_object_get(rec, "Id"));
+  uint64_t bytes = 0;
+
+  if (id == NULL || strata_context_storage(ctx, &ops, &state, &e) < 0 || ops->version < 2 ||
+      ops->container_usage == NULL)
+    return;
+  if (ops->container_usage(state, id, &bytes, &e) < 0) {
+    log_warning("cannot measure container %.12s: %s", id, e->msg);
+    return;
+  }
+  json_object_set_new(rec, "SizeRw", json_integer((json_int_t)bytes));
 }
 
 int cli_container_remove(struct strata_context *ctx, const char *id, struct strata_error **err) {
