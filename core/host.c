@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <stdio.h>
 
+#include "copy-tree.h"
 #include "error.h"
 #include "log.h"
 #include "safe-path.h"
@@ -68,6 +69,8 @@ static const struct strata_host host = {
     .remove_tree_at = strata_remove_tree_at,
     .mkdir_p_at = strata_mkdir_p_at,
     .open_area = host_open_area,
+    .copy_tree = strata_copy_tree,
+    .disk_usage = strata_disk_usage,
 };
 
 const struct strata_host *strata_host_table(void) { return &host; }

@@ -114,6 +114,20 @@ static int drain(struct tar_reader *r) {
   }
 }
 
+/* Records in REC the disk committed layer HEX takes, measured once now that
+ * it is final: `system df` reads the record and never walks a layer. */
+static void record_usage(const struct strata_storage_ops *ops, void *state, const char *hex,
+                         json_t *rec) {
+  cleanup_error struct strata_error *e = NULL;
+  uint64_t du = 0;
+  if (ops->version < 2 || ops->layer_usage == NULL)
+    return;
+  if (ops->layer_usage(state, hex, &du, &e) == 0)
+    json_object_set_new(rec, "disk_usage", json_integer((json_int_t)du));
+  else
+    log_warning("cannot measure layer %.12s: %s", hex, e->msg);
+}
+
 /* *SPLIT gets the tar-split record of the stream, or NULL when it could
  * not be made (the layer is still good; it just cannot be written again
  * byte for byte).  The stream is FD, or LI's read callback when it has one. */
@@ -233,6 +247,7 @@ int strata_layer_import(struct strata_context *ctx, int fd, const struct strata_
     strata_store_remove(ctx->store, path, NULL);
     return strata_error_wrap(err, "cannot commit layer %s", li->blob_digest);
   }
+  record_usage(ops, state, hex, rec);
   json_object_del(rec, "incomplete");
   snprintf(split_path, sizeof(split_path), "layers/%s.tar-split", hex);
   if (split != NULL) {
@@ -437,6 +452,7 @@ int strata_layer_init(struct strata_context *ctx, const char *top, char **init_c
     strata_error_wrap(err, "cannot commit the init layer");
     goto fail;
   }
+  record_usage(ops, state, hex, rec);
   json_object_del(rec, "incomplete");
   if (strata_store_write_json(ctx->store, path, rec, err) < 0)
     goto fail; /* the incomplete record lets the garbage collector find it */

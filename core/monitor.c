@@ -846,6 +846,7 @@ static int monitor_run(struct strata_context *ctx, const char *id, bool foregrou
         if (err && *err)
           json_object_set_new(st, "Error", json_string((*err)->msg));
       }
+      strata_container_measure(ctx, now_rec);
       if (strata_container_save(ctx->store, now_rec, &e) < 0)
         log_warning("cannot record the exit of %.12s: %s", id, e->msg);
     }
@@ -1154,4 +1155,21 @@ int strata_container_destroy(struct strata_context *ctx, const char *id,
   if (strata_layer_gc(ctx, NULL, NULL, &e) < 0)
     log_warning("cannot remove unused layers: %s", e->msg);
   return 0;
+}
+
+void strata_container_measure(struct strata_context *ctx, json_t *rec) {
+  const struct strata_storage_ops *ops;
+  void *state;
+  cleanup_error struct strata_error *e = NULL;
+  const char *id = json_string_value(json_object_get(rec, "Id"));
+  uint64_t bytes = 0;
+
+  if (id == NULL || strata_context_storage(ctx, &ops, &state, &e) < 0 || ops->version < 2 ||
+      ops->container_usage == NULL)
+    return;
+  if (ops->container_usage(state, id, &bytes, &e) < 0) {
+    log_warning("cannot measure container %.12s: %s", id, e->msg);
+    return;
+  }
+  json_object_set_new(rec, "SizeRw", json_integer((json_int_t)bytes));
 }

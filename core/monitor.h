@@ -67,4 +67,8 @@ int strata_container_destroy(struct strata_context *ctx, const char *id,
  * store root ("containers/ID"). */
 #define STRATA_CONTAINER_DIR_FMT "containers/%s"
 
+/* Records in REC ("SizeRw") the disk its writable layer uses, as the
+ * storage driver measures it; nothing when the driver cannot tell. */
+void strata_container_measure(struct strata_context *ctx, json_t *rec);
+
 #endif

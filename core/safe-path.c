@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,14 +24,179 @@ static int sys_openat2(int dirfd, const char *path, int flags, mode_t mode, uint
   int tries = 0;
   do
     fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
-  while (fd < 0 && (errno == EINTR || errno == EAGAIN) && ++tries < 64);
+  while (fd < 0 && errno == EINTR && ++tries < 64);
+  return fd;
+}
+
+/* The same resolution as openat2(RESOLVE_IN_ROOT), done one component at a
+ * time from fds: ".." never climbs above ROOTFD, an absolute symlink starts
+ * again at ROOTFD, and every open is O_NOFOLLOW relative to a directory
+ * already reached.  openat2 answers EAGAIN to any ".." walked while a rename
+ * or mount happened anywhere on the system, and always for some ".." on
+ * overlayfs (a staging mount), so this walk is its fallback.
+ * NOFOLLOW_ALL fails with ELOOP on any symlink. */
+#define WALK_MAX_DEPTH 4096
+#define WALK_MAX_LINKS 40
+
+struct walk {
+  int *fds; /* fds[0] is the root (not ours); fds[1..n-1] are ours */
+  size_t n, cap;
+  char *queue; /* the components still to walk, '/'-separated */
+};
+
+static void walk_free(struct walk *w) {
+  for (size_t i = 1; i < w->n; i++)
+    close(w->fds[i]);
+  free(w->fds);
+  free(w->queue);
+}
+
+static int walk_push(struct walk *w, int fd) {
+  if (w->n == w->cap) {
+    size_t cap = w->cap ? w->cap * 2 : 32;
+    int *n = cap > WALK_MAX_DEPTH ? NULL : reallocarray(w->fds, cap, sizeof(*n));
+    if (n == NULL) {
+      int e = cap > WALK_MAX_DEPTH ? ENAMETOOLONG : ENOMEM;
+      if (w->n > 0) /* fds[0] is the caller's */
+        close(fd);
+      errno = e;
+      return -1;
+    }
+    w->fds = n;
+    w->cap = cap;
+  }
+  w->fds[w->n++] = fd;
+  return 0;
+}
+
+/* Puts TARGET in front of what is left of the queue (REST). */
+static int walk_prepend(struct walk *w, const char *target, const char *rest) {
+  char *q;
+  if (asprintf(&q, "%s%s%s", target, *rest ? "/" : "", rest) < 0) {
+    errno = ENOMEM;
+    return -1;
+  }
+  free(w->queue);
+  w->queue = q;
+  return 0;
+}
+
+static int walk_in_root(int rootfd, const char *path, int flags, mode_t mode, bool nofollow_all) {
+  struct walk w = {0};
+  const char *p;
+  int links = 0, ret = -1, e = 0;
+
+  if (walk_push(&w, rootfd) < 0)
+    return -1;
+  w.queue = strdup(path);
+  if (w.queue == NULL) {
+    e = ENOMEM;
+    goto out;
+  }
+  p = w.queue;
+  for (;;) {
+    int top = w.fds[w.n - 1];
+    char comp[NAME_MAX + 1];
+    const char *end;
+    size_t len;
+    bool last;
+    struct stat st;
+
+    while (*p == '/')
+      p++;
+    if (*p == '\0') {
+      /* the path ends at a directory already reached ("", ".", "a/..") */
+      ret = openat(top, ".", (flags & ~(O_CREAT | O_EXCL)) | O_CLOEXEC, mode);
+      e = errno;
+      goto out;
+    }
+    end = strchr(p, '/');
+    len = end ? (size_t)(end - p) : strlen(p);
+    if (len > NAME_MAX) {
+      e = ENAMETOOLONG;
+      goto out;
+    }
+    memcpy(comp, p, len);
+    comp[len] = '\0';
+    p += len;
+    while (*p == '/')
+      p++;
+    last = *p == '\0';
+    if (strcmp(comp, ".") == 0)
+      continue;
+    if (strcmp(comp, "..") == 0) {
+      if (w.n > 1)
+        close(w.fds[--w.n]);
+      continue;
+    }
+    if (fstatat(top, comp, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+      e = errno;
+      goto out;
+    }
+    if (S_ISLNK(st.st_mode) && (!last || !(flags & O_NOFOLLOW))) {
+      char target[PATH_MAX + 1];
+      ssize_t n;
+      if (nofollow_all || ++links > WALK_MAX_LINKS) {
+        e = ELOOP;
+        goto out;
+      }
+      n = readlinkat(top, comp, target, PATH_MAX);
+      if (n < 0) {
+        e = errno;
+        goto out;
+      }
+      target[n] = '\0';
+      if (target[0] == '/')
+        while (w.n > 1)
+          close(w.fds[--w.n]);
+      if (walk_prepend(&w, target, p) < 0) {
+        e = errno;
+        goto out;
+      }
+      p = w.queue;
+      continue;
+    }
+    if (last) {
+      ret = openat(top, comp, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+      e = errno;
+      /* O_PATH|O_NOFOLLOW of a symlink is the symlink itself */
+      goto out;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+      e = ENOTDIR;
+      goto out;
+    }
+    {
+      int fd = openat(top, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0 || walk_push(&w, fd) < 0) {
+        e = errno;
+        goto out;
+      }
+    }
+  }
+out:
+  walk_free(&w);
+  if (ret < 0)
+    errno = e;
+  return ret;
+}
+
+/* openat2 in ROOTFD, or the walk when openat2 cannot be sure of "..". */
+static int open_in_root(int rootfd, const char *path, int flags, mode_t mode, bool nofollow_all) {
+  uint64_t resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  int fd;
+
+  if (nofollow_all)
+    resolve |= RESOLVE_NO_SYMLINKS;
+  fd = sys_openat2(rootfd, *path ? path : ".", flags | O_CLOEXEC, mode, resolve);
+  if (fd < 0 && (errno == EAGAIN || errno == ENOSYS))
+    fd = walk_in_root(rootfd, path, flags, mode, nofollow_all);
   return fd;
 }
 
 int strata_open_in_root(int rootfd, const char *path, int flags, mode_t mode,
                         struct strata_error **err) {
-  int fd = sys_openat2(rootfd, *path ? path : ".", flags | O_CLOEXEC, mode,
-                       RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+  int fd = open_in_root(rootfd, path, flags, mode, false);
   if (fd < 0)
     return strata_error_set(err, errno, "cannot open '%s'", *path ? path : "/");
   return fd;
@@ -36,8 +204,7 @@ int strata_open_in_root(int rootfd, const char *path, int flags, mode_t mode,
 
 int strata_open_in_root_nofollow(int rootfd, const char *path, int flags, mode_t mode,
                                  struct strata_error **err) {
-  int fd = sys_openat2(rootfd, *path ? path : ".", flags | O_CLOEXEC, mode,
-                       RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS);
+  int fd = open_in_root(rootfd, path, flags, mode, true);
   if (fd < 0)
     return strata_error_set(err, errno, "cannot open '%s'", path);
   return fd;
@@ -59,7 +226,8 @@ int strata_mkdir_p_at(int dirfd, const char *path, mode_t mode, struct strata_er
     int next;
     /* the name itself is made in the resolved parent (mkdirat follows
      * nothing); the walk to it always starts again from the root, so
-     * absolute symlinks and ".." resolve against the root, never above */
+     * absolute symlinks and ".." resolve against the root, never above,
+     * and a dangling symlink on the way is an error (ENOENT) */
     if (mkdirat(cur, comp, mode) < 0 && errno != EEXIST) {
       int e = errno;
       close(cur);
@@ -69,8 +237,7 @@ int strata_mkdir_p_at(int dirfd, const char *path, mode_t mode, struct strata_er
       prefix[plen++] = '/';
     strcpy(prefix + plen, comp);
     plen += strlen(comp);
-    next = sys_openat2(dirfd, prefix, O_PATH | O_DIRECTORY | O_CLOEXEC, 0,
-                       RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+    next = open_in_root(dirfd, prefix, O_PATH | O_DIRECTORY, 0, false);
     if (next < 0) {
       int e = errno;
       close(cur);

@@ -51,6 +51,7 @@ int cmd_exec(struct strata_context *ctx, int argc, char **argv);
 int cmd_restart(struct strata_context *ctx, int argc, char **argv);
 int cmd_login(struct strata_context *ctx, int argc, char **argv);
 int cmd_logout(struct strata_context *ctx, int argc, char **argv);
+int cmd_system_df(struct strata_context *ctx, int argc, char **argv);
 
 /* Shared helpers (cli.c). */
 
@@ -82,6 +83,7 @@ int cli_print_docs(const char *format, json_t *const *docs, size_t ndocs);
 int cli_parse_bool(const char *s, bool *out);
 
 /* The shared run/create machinery (container-ops.c). */
+#include <jansson.h>
 #include "runspec.h"
 
 struct cli_run_options {

@@ -9,6 +9,7 @@
 
 #include "cleanup.h"
 #include "commands.h"
+#include "monitor.h"
 #include "container.h"
 #include "filter.h"
 #include "image.h"
@@ -25,7 +26,8 @@ static const char help[] =
     "                        status, name, id, ancestor, label, exited, before, since\n"
     "      --format string   Format output using a Go template, 'table ...' or 'json'\n"
     "      --no-trunc        Don't truncate output\n"
-    "  -q, --quiet           Only display container IDs\n";
+    "  -q, --quiet           Only display container IDs\n"
+    "  -s, --size            Display total file sizes\n";
 
 struct row {
   json_t *rec;
@@ -299,7 +301,25 @@ static void go_time(time_t t, char *buf, size_t len) {
 }
 
 /* The row `docker ps` formats: Docker's ContainerContext fields. */
-static json_t *ps_row(json_t *rec, time_t created, time_t now, bool notrunc) {
+/* Docker's Size column: "12B (virtual 4.4MB)", the container's own layer
+ * then its whole root file system (the image's layers too) */
+static void size_column(struct strata_context *ctx, json_t *rec, char *buf, size_t len) {
+  cleanup_json json_t *img = NULL;
+  const char *image = json_string_value(json_object_get(rec, "Image"));
+  uint64_t rw, virt;
+  char a[32], b[32];
+
+  strata_container_measure(ctx, rec);
+  rw = (uint64_t)json_integer_value(json_object_get(rec, "SizeRw"));
+  virt = rw;
+  if (image != NULL && strata_image_load(ctx->store, image, &img, NULL) == 0)
+    virt += (uint64_t)json_integer_value(json_object_get(img, "size"));
+  strata_human_size(rw, a, sizeof(a));
+  strata_human_size(virt, b, sizeof(b));
+  snprintf(buf, len, "%s (virtual %s)", a, b);
+}
+
+static json_t *ps_row(json_t *rec, time_t created, time_t now, bool notrunc, const char *size) {
   char id[80], cmd[4200], ago[64], at[80], status[96];
   const char *name = json_string_value(json_object_get(rec, "Name"));
   const char *image = json_string_value(json_object_get(rec, "ImageName"));
@@ -328,7 +348,7 @@ static json_t *ps_row(json_t *rec, time_t created, time_t now, bool notrunc) {
   row = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "ID",
                   id, "Image", image ? image : "", "Command", cmd, "CreatedAt", at, "RunningFor",
                   ago, "Ports", "", "Status", status, "State", state, "Size",
-                  "0B", "Names", name ? (name[0] == '/' ? name + 1 : name) : "", "Labels",
+                  size, "Names", name ? (name[0] == '/' ? name + 1 : name) : "", "Labels",
                   lab ? lab : "", "Mounts", "", "Networks", "");
   free(lab);
   return row;
@@ -339,8 +359,9 @@ int cmd_ps(struct strata_context *ctx, int argc, char **argv) {
       {"all", no_argument, NULL, 'a'},      {"quiet", no_argument, NULL, 'q'},
       {"no-trunc", no_argument, NULL, 'T'}, {"format", required_argument, NULL, 'F'},
       {"filter", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0},
+      {"size", no_argument, NULL, 's'},     {NULL, 0, NULL, 0},
   };
+  bool sizes = false;
   struct ps_filter pf = {NULL, NULL, NULL, NULL};
   bool all = false, quiet = false, notrunc = false;
   const char *format = NULL;
@@ -352,7 +373,7 @@ int cmd_ps(struct strata_context *ctx, int argc, char **argv) {
   time_t now = time(NULL);
   int c, rc;
 
-  while ((c = getopt_long(argc, argv, "+aqf:h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "+aqsf:h", opts, NULL)) != -1) {
     switch (c) {
     case 'a':
       all = true;
@@ -365,6 +386,9 @@ int cmd_ps(struct strata_context *ctx, int argc, char **argv) {
       break;
     case 'q':
       quiet = true;
+      break;
+    case 's':
+      sizes = true;
       break;
     case 'T':
       notrunc = true;
@@ -411,11 +435,20 @@ int cmd_ps(struct strata_context *ctx, int argc, char **argv) {
   }
   qsort(rows, nrows, sizeof(*rows), row_cmp);
   docs = calloc(nrows + 1, sizeof(*docs));
-  for (size_t i = 0; docs && i < nrows; i++)
-    docs[i] = ps_row(rows[i].rec, rows[i].created, now, notrunc);
+  /* as Docker: a format that shows .Size asks for the sizes */
+  if (format != NULL && strstr(format, ".Size") != NULL)
+    sizes = true;
+  for (size_t i = 0; docs && i < nrows; i++) {
+    char size[96] = "0B";
+    if (sizes && !quiet)
+      size_column(ctx, rows[i].rec, size, sizeof(size));
+    docs[i] = ps_row(rows[i].rec, rows[i].created, now, notrunc, size);
+  }
   rc = cli_print_rows(quiet ? "{{.ID}}" : format,
-                      "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t"
-                      "{{.Ports}}\t{{.Names}}",
+                      sizes ? "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t"
+                              "{{.Ports}}\t{{.Names}}\t{{.Size}}"
+                            : "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t"
+                              "{{.Ports}}\t{{.Names}}",
                       docs, docs ? nrows : 0, ps_headers, "*formatter.ContainerContext", ps_methods);
   for (size_t i = 0; i < nrows; i++) {
     json_decref(rows[i].rec);

@@ -59,7 +59,26 @@ struct strata_host {
    * SUBDIRS (a NULL-terminated list of names, may be NULL) inside it, then
    * returns an O_DIRECTORY fd of DIR that the plugin owns, or -1 with *err. */
   int (*open_area)(const char *dir, const char *const *subdirs, struct strata_error **err);
+
+  /* Since ABI 1.2: copies everything inside directory SRCFD into the
+   * existing directory DSTFD, then SRCFD's own owner, mode, xattrs and times
+   * onto DSTFD.  Never follows a name; hardlinks stay hardlinks; files are
+   * cloned (FICLONE) where the file system can, else copied over their data
+   * segments only (holes stay holes), several at once.  FLAGS:
+   * STRATA_COPY_*.  Check `size` before calling it. */
+  int (*copy_tree)(int srcfd, int dstfd, unsigned flags, struct strata_error **err);
+
+  /* Since ABI 1.2: the disk space the tree under DIRFD holds (allocated
+   * blocks, each inode once, not crossing into other mounts) into *BYTES.
+   * With REFFD >= 0 (a tree DIRFD was snapshotted from), an entry found at
+   * the same path in REFFD with the same inode and ctime is shared with it
+   * and not counted: what DIRFD holds on its own. */
+  int (*disk_usage)(int dirfd, int reffd, uint64_t *bytes, struct strata_error **err);
 };
+
+/* copy_tree: leave out overlayfs's own xattrs (trusted.overlay.*): for a
+ * copy taken through an overlay mount. */
+#define STRATA_COPY_DROP_OVERLAY_XATTRS 0x1u
 
 #ifdef __cplusplus
 }

@@ -94,6 +94,14 @@ struct strata_storage_ops {
    * need not be mounted. */
   int (*diff_dirs)(void *state, const char *id, const char *parent, enum strata_diff_kind kind,
                    struct strata_diff_dirs *out, struct strata_error **err);
+  /* Since version 2 (ABI 1.2); NULL when the driver cannot tell.  The bytes
+   * of disk committed layer ID holds on its own (what removing it frees).
+   * The core calls it once, at import, and records the figure. */
+  int (*layer_usage)(void *state, const char *id, uint64_t *bytes, struct strata_error **err);
+  /* The same for container ID: its writable layer, all of it for a driver
+   * that copies.  Called when the container is made, when it stops and
+   * when a user asks (ps --size). */
+  int (*container_usage)(void *state, const char *id, uint64_t *bytes, struct strata_error **err);
 };
 
 #ifdef __cplusplus

@@ -336,6 +336,72 @@ static int btrfs_container_remove(void *state, const char *id, struct strata_err
   return remove_in(s, "containers", id, err);
 }
 
+/* The layer a subvolume was snapshotted from (its parent UUID), opened, or
+ * -1: a snapshot shares every untouched file with its source. */
+static int open_source(struct btrfs_state *s, int fd) {
+  struct btrfs_ioctl_get_subvol_info_args info, li;
+  static const uint8_t zero[BTRFS_UUID_SIZE];
+  DIR *d;
+  struct dirent *de;
+  int lfd, found = -1;
+
+  if (ioctl(fd, BTRFS_IOC_GET_SUBVOL_INFO, &info) < 0 ||
+      memcmp(info.parent_uuid, zero, sizeof(zero)) == 0)
+    return -1;
+  lfd = openat(s->datafd, "layers", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (lfd < 0 || (d = fdopendir(lfd)) == NULL) {
+    if (lfd >= 0)
+      close(lfd);
+    return -1;
+  }
+  while (found < 0 && (de = readdir(d)) != NULL) {
+    int c;
+    if (!valid_id(de->d_name))
+      continue;
+    c = openat(lfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (c < 0)
+      continue;
+    if (ioctl(c, BTRFS_IOC_GET_SUBVOL_INFO, &li) >= 0 &&
+        memcmp(li.uuid, info.parent_uuid, BTRFS_UUID_SIZE) == 0)
+      found = c;
+    else
+      close(c);
+  }
+  closedir(d);
+  return found;
+}
+
+/* what the subvolume DIR/ID holds beyond the snapshot it was made from */
+static int own_usage(struct btrfs_state *s, const char *dir, const char *id, uint64_t *bytes,
+                     struct strata_error **err) {
+  char path[256];
+  int fd, ref, r;
+  if (!valid_id(id))
+    return host->error(err, 0, "invalid ID");
+  if (data_fd(s, err) < 0)
+    return -1;
+  snprintf(path, sizeof(path), "%s/%s", dir, id);
+  fd = openat(s->datafd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return host->error(err, errno, "cannot open '%s/%s'", s->data_dir, path);
+  ref = open_source(s, fd);
+  r = host->disk_usage(fd, ref, bytes, err);
+  close(fd);
+  if (ref >= 0)
+    close(ref);
+  return r;
+}
+
+static int btrfs_layer_usage(void *state, const char *id, uint64_t *bytes,
+                             struct strata_error **err) {
+  return own_usage(state, "layers", id, bytes, err);
+}
+
+static int btrfs_container_usage(void *state, const char *id, uint64_t *bytes,
+                                 struct strata_error **err) {
+  return own_usage(state, "containers", id, bytes, err);
+}
+
 static void clear_in(struct btrfs_state *s, const char *dir, bool only_new) {
   int fd = openat(s->datafd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   DIR *d = fd < 0 ? NULL : fdopendir(fd);
@@ -406,6 +472,8 @@ static const struct strata_storage_ops btrfs_ops = {
     .container_unmount = btrfs_container_unmount,
     .diff_dirs = btrfs_diff_dirs,
     .container_remove = btrfs_container_remove,
+    .layer_usage = btrfs_layer_usage,
+    .container_usage = btrfs_container_usage,
 };
 
 static const struct strata_plugin_info btrfs_info = {

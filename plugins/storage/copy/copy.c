@@ -6,8 +6,9 @@
  *   DATA/containers/ID.new/ a container being made
  *
  * Works on any file system.  Whiteouts are applied in place on the copy of
- * the parent.  Files are cloned with FICLONE where the file system can, and
- * copied with copy_file_range otherwise. */
+ * the parent.  The copies are the host's copy_tree: clones (FICLONE) where
+ * the file system can, else copy_file_range over the data segments, several
+ * files at once. */
 #include "config.h"
 
 #include <dirent.h>
@@ -15,6 +16,7 @@
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,22 +38,13 @@ struct copy_state {
   int datafd; /* -1 until first use */
 };
 
-/* hard links met while copying: (dev, ino) of the source -> path in the copy */
-struct link_entry {
-  dev_t dev;
-  ino_t ino;
-  char *path;
-};
-struct copy_job {
-  struct link_entry *links;
-  size_t nlinks, cap;
-  bool try_clone;
-};
-
 static int copy_init(const struct strata_host *h, const struct strata_plugin_context *ctx,
                      void **state, struct strata_error **err) {
-  struct copy_state *s = calloc(1, sizeof(*s));
+  struct copy_state *s;
   host = h;
+  if (h->size < offsetof(struct strata_host, copy_tree) + sizeof(h->copy_tree))
+    return h->error(err, 0, "the copy driver needs a core with copy_tree (ABI 1.2)");
+  s = calloc(1, sizeof(*s));
   if (s == NULL || (s->data_dir = strdup(ctx->data_dir)) == NULL) {
     free(s);
     return host->error(err, ENOMEM, "cannot start the copy driver");
@@ -94,217 +87,14 @@ static int remove_in(struct copy_state *s, const char *dir, const char *name,
   return r;
 }
 
-static int copy_data(int in, int out, off_t size, struct copy_job *job) {
-  off_t done = 0;
-  if (job->try_clone && size > 0) {
-    if (ioctl(out, FICLONE, in) == 0)
-      return 0;
-    if (errno == EOPNOTSUPP || errno == EXDEV || errno == EINVAL || errno == ENOTTY)
-      job->try_clone = false; /* no reflinks here: stop asking */
-  }
-  while (done < size) {
-    ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)(size - done), 0);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0 && (errno == ENOSYS || errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP)) {
-      char buf[65536];
-      for (;;) {
-        ssize_t r = read(in, buf, sizeof(buf));
-        if (r < 0 && errno == EINTR)
-          continue;
-        if (r < 0)
-          return -1;
-        if (r == 0)
-          return 0;
-        for (ssize_t w = 0; w < r;) {
-          ssize_t k = write(out, buf + w, (size_t)(r - w));
-          if (k < 0 && errno == EINTR)
-            continue;
-          if (k < 0)
-            return -1;
-          w += k;
-        }
-      }
-    }
-    if (n < 0)
-      return -1;
-    if (n == 0)
-      break;
-    done += n;
-  }
-  return 0;
-}
-
-static void copy_xattrs_fd(int in, int out) {
-  char list[8192], val[65536];
-  ssize_t n = flistxattr(in, list, sizeof(list));
-  for (ssize_t off = 0; n > 0 && off < n; off += (ssize_t)strlen(list + off) + 1) {
-    ssize_t vl = fgetxattr(in, list + off, val, sizeof(val));
-    if (vl >= 0 && fsetxattr(out, list + off, val, (size_t)vl, 0) < 0)
-      host->log(STRATA_LOG_DEBUG, DOMAIN, "cannot copy xattr %s: %s", list + off, strerror(errno));
-  }
-}
-
-/* xattrs, owner, mode and times of IN onto OUT.  chown comes before chmod:
- * it clears setuid/setgid, which chmod then restores. */
-static int copy_metadata_fd(int in, int out, const struct stat *st, const char *what,
-                            struct strata_error **err) {
-  struct timespec times[2] = {st->st_atim, st->st_mtim};
-  copy_xattrs_fd(in, out);
-  if (fchown(out, st->st_uid, st->st_gid) < 0 || fchmod(out, st->st_mode & 07777) < 0 ||
-      futimens(out, times) < 0)
-    return host->error(err, errno, "cannot set metadata of '%s'", what);
-  return 0;
-}
-
-static const char *link_find(struct copy_job *job, const struct stat *st) {
-  for (size_t i = 0; i < job->nlinks; i++)
-    if (job->links[i].dev == st->st_dev && job->links[i].ino == st->st_ino)
-      return job->links[i].path;
-  return NULL;
-}
-
-static void link_add(struct copy_job *job, const struct stat *st, const char *path) {
-  if (job->nlinks == job->cap) {
-    size_t cap = job->cap ? job->cap * 2 : 64;
-    struct link_entry *n = realloc(job->links, cap * sizeof(*n));
-    if (n == NULL)
-      return;
-    job->links = n;
-    job->cap = cap;
-  }
-  job->links[job->nlinks++] = (struct link_entry){st->st_dev, st->st_ino, strdup(path)};
-}
-
-static int copy_tree(int srcdir, int dstdir, int dstroot, const char *relpath, struct copy_job *job,
-                     struct strata_error **err);
-
-/* Copies entry NAME of SRCDIR into DSTDIR, RELPATH being its path in the copy. */
-static int copy_entry(int srcdir, int dstdir, int dstroot, const char *name, const char *relpath,
-                      struct copy_job *job, struct strata_error **err) {
-  struct stat st;
-  struct timespec times[2];
-
-  if (fstatat(srcdir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-    return host->error(err, errno, "cannot stat '%s'", relpath);
-  times[0] = st.st_atim;
-  times[1] = st.st_mtim;
-  if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
-    const char *first = link_find(job, &st);
-    if (first != NULL) {
-      if (linkat(dstroot, first, dstdir, name, 0) < 0)
-        return host->error(err, errno, "cannot link '%s' to '%s'", relpath, first);
-      return 0;
-    }
-    link_add(job, &st, relpath);
-  }
-  if (S_ISDIR(st.st_mode)) {
-    int in, out, r;
-    if (mkdirat(dstdir, name, 0700) < 0)
-      return host->error(err, errno, "cannot create '%s'", relpath);
-    in = openat(srcdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    out = openat(dstdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (in < 0 || out < 0) {
-      int e = errno;
-      if (in >= 0)
-        close(in);
-      if (out >= 0)
-        close(out);
-      return host->error(err, e, "cannot open '%s'", relpath);
-    }
-    r = copy_tree(in, out, dstroot, relpath, job, err);
-    if (r == 0)
-      r = copy_metadata_fd(in, out, &st, relpath, err);
-    close(in);
-    close(out);
-    return r;
-  }
-  if (S_ISREG(st.st_mode)) {
-    int in = openat(srcdir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    int out = in < 0 ? -1
-                     : openat(dstdir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                              0600);
-    int r = 0;
-    if (in < 0 || out < 0) {
-      int e = errno;
-      if (in >= 0)
-        close(in);
-      return host->error(err, e, "cannot copy '%s'", relpath);
-    }
-    if (copy_data(in, out, st.st_size, job) < 0)
-      r = host->error(err, errno, "cannot copy '%s'", relpath);
-    if (r == 0)
-      r = copy_metadata_fd(in, out, &st, relpath, err);
-    close(in);
-    close(out);
-    return r;
-  }
-  if (S_ISLNK(st.st_mode)) {
-    char target[PATH_MAX + 1];
-    ssize_t n = readlinkat(srcdir, name, target, PATH_MAX);
-    if (n < 0)
-      return host->error(err, errno, "cannot read link '%s'", relpath);
-    target[n] = '\0';
-    if (symlinkat(target, dstdir, name) < 0)
-      return host->error(err, errno, "cannot create link '%s'", relpath);
-    if (fchownat(dstdir, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0 ||
-        utimensat(dstdir, name, times, AT_SYMLINK_NOFOLLOW) < 0)
-      return host->error(err, errno, "cannot set metadata of '%s'", relpath);
-    return 0;
-  }
-  /* devices, FIFOs, sockets (overlay-style whiteouts never get here) */
-  if (mknodat(dstdir, name, st.st_mode, st.st_rdev) < 0)
-    return host->error(err, errno, "cannot create node '%s'", relpath);
-  if (fchownat(dstdir, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0 ||
-      fchmodat(dstdir, name, st.st_mode & 07777, 0) < 0 ||
-      utimensat(dstdir, name, times, AT_SYMLINK_NOFOLLOW) < 0)
-    return host->error(err, errno, "cannot set metadata of '%s'", relpath);
-  return 0;
-}
-
-static int copy_tree(int srcdir, int dstdir, int dstroot, const char *relpath, struct copy_job *job,
-                     struct strata_error **err) {
-  int fd = fcntl(srcdir, F_DUPFD_CLOEXEC, 3);
-  DIR *d;
-  struct dirent *de;
-  int r = 0;
-
-  if (fd < 0)
-    return host->error(err, errno, "cannot read '%s'", relpath);
-  d = fdopendir(fd);
-  if (d == NULL) {
-    close(fd);
-    return host->error(err, errno, "cannot read '%s'", relpath);
-  }
-  while (r == 0 && (de = readdir(d)) != NULL) {
-    char *child = NULL;
-    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-      continue;
-    if (asprintf(&child, "%s%s%s", relpath, *relpath ? "/" : "", de->d_name) < 0)
-      r = host->error(err, ENOMEM, "cannot copy");
-    else
-      r = copy_entry(srcdir, dstdir, dstroot, de->d_name, child, job, err);
-    free(child);
-  }
-  closedir(d);
-  return r;
-}
-
 /* Copies the tree SRC (relative to the data dir) into the existing DST. */
 static int copy_whole(struct copy_state *s, const char *src, int dstfd, struct strata_error **err) {
-  struct copy_job job = {.try_clone = true};
   int in = openat(s->datafd, src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  struct stat st;
   int r;
 
   if (in < 0)
     return host->error(err, errno, "cannot open '%s/%s'", s->data_dir, src);
-  r = copy_tree(in, dstfd, dstfd, "", &job, err);
-  if (r == 0 && fstat(in, &st) == 0)
-    r = copy_metadata_fd(in, dstfd, &st, src, err);
-  for (size_t i = 0; i < job.nlinks; i++)
-    free(job.links[i].path);
-  free(job.links);
+  r = host->copy_tree(in, dstfd, 0, err);
   close(in);
   return r;
 }
@@ -462,6 +252,42 @@ static int copy_container_remove(void *state, const char *id, struct strata_erro
   return remove_in(s, "containers", id, err);
 }
 
+/* disk usage of DATA/PATH (on its own, next to REF when REF >= 0) */
+static int usage_of(int datafd, const char *data_dir, const char *path, int ref, uint64_t *bytes,
+                    struct strata_error **err) {
+  int fd = openat(datafd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  int r;
+  if (fd < 0)
+    return host->error(err, errno, "cannot open '%s/%s'", data_dir, path);
+  r = host->disk_usage(fd, ref, bytes, err);
+  close(fd);
+  return r;
+}
+
+static int copy_layer_usage(void *state, const char *id, uint64_t *bytes, struct strata_error **err) {
+  struct copy_state *s = state;
+  char path[256];
+  if (!valid_id(id))
+    return host->error(err, 0, "invalid layer ID");
+  if (data_fd(s, err) < 0)
+    return -1;
+  snprintf(path, sizeof(path), "layers/%s", id);
+  return usage_of(s->datafd, s->data_dir, path, -1, bytes, err);
+}
+
+/* a copy costs all of its tree */
+static int copy_container_usage(void *state, const char *id, uint64_t *bytes,
+                                struct strata_error **err) {
+  struct copy_state *s = state;
+  char path[256];
+  if (!valid_id(id))
+    return host->error(err, 0, "invalid container ID");
+  if (data_fd(s, err) < 0)
+    return -1;
+  snprintf(path, sizeof(path), "containers/%s", id);
+  return usage_of(s->datafd, s->data_dir, path, -1, bytes, err);
+}
+
 /* Removes the entries of DATA/DIR whose name ends in SUFFIX ("" for all). */
 static void remove_matching(struct copy_state *s, const char *dir, const char *suffix) {
   int fd = openat(s->datafd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -538,6 +364,8 @@ static const struct strata_storage_ops copy_ops = {
     .container_unmount = copy_container_unmount,
     .diff_dirs = copy_diff_dirs,
     .container_remove = copy_container_remove,
+    .layer_usage = copy_layer_usage,
+    .container_usage = copy_container_usage,
 };
 
 static const struct strata_plugin_info copy_info = {

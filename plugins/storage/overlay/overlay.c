@@ -35,6 +35,7 @@
 #include <limits.h>
 #include <linux/magic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,8 +69,11 @@ struct ovl_state {
 
 static int ovl_init(const struct strata_host *h, const struct strata_plugin_context *ctx,
                     void **state, struct strata_error **err) {
-  struct ovl_state *s = calloc(1, sizeof(*s));
+  struct ovl_state *s;
   host = h;
+  if (h->size < offsetof(struct strata_host, copy_tree) + sizeof(h->copy_tree))
+    return h->error(err, 0, "the overlay driver needs a core with copy_tree (ABI 1.2)");
+  s = calloc(1, sizeof(*s));
   if (s == NULL || (s->data_dir = strdup(ctx->data_dir)) == NULL) {
     free(s);
     return host->error(err, ENOMEM, "cannot start the overlay driver");
@@ -646,190 +650,16 @@ static int ovl_probe(void *state, struct strata_error **err) {
 
 /* ------------------------------------------------------------------ flattening */
 
-/* Copies the tree under SRC (a merged, read-only view) into DST: used for a
- * layer past the kernel's stacking limit, which becomes a new base. */
-struct flat_link {
-  dev_t dev;
-  ino_t ino;
-  char *path;
-};
-struct flat_job {
-  int dstroot;
-  struct flat_link *links;
-  size_t nlinks, cap;
-};
-
-static void copy_xattrs(int in, int out) {
-  char list[8192], val[65536];
-  ssize_t n = flistxattr(in, list, sizeof(list));
-  for (ssize_t off = 0; n > 0 && off < n; off += (ssize_t)strlen(list + off) + 1) {
-    const char *x = list + off;
-    ssize_t vl;
-    if (strncmp(x, "trusted.overlay.", 16) == 0)
-      continue;
-    vl = fgetxattr(in, x, val, sizeof(val));
-    if (vl >= 0 && fsetxattr(out, x, val, (size_t)vl, 0) < 0)
-      host->log(STRATA_LOG_DEBUG, DOMAIN, "cannot copy xattr %s: %s", x, strerror(errno));
-  }
-}
-
-static int set_meta_fd(int fd, const struct stat *st) {
-  struct timespec ts[2] = {st->st_atim, st->st_mtim};
-  /* chown clears setuid/setgid: the mode comes after it */
-  if (fchown(fd, st->st_uid, st->st_gid) < 0 || fchmod(fd, st->st_mode & 07777) < 0)
-    return -1;
-  return futimens(fd, ts);
-}
-
-static int flat_tree(struct flat_job *job, int src, int dst, const char *rel,
-                     struct strata_error **err);
-
-static int flat_entry(struct flat_job *job, int src, int dst, const char *name, const char *rel,
-                      struct strata_error **err) {
-  struct stat st;
-  struct timespec ts[2];
-
-  if (fstatat(src, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-    return host->error(err, errno, "cannot stat '%s'", rel);
-  ts[0] = st.st_atim;
-  ts[1] = st.st_mtim;
-  if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
-    for (size_t i = 0; i < job->nlinks; i++)
-      if (job->links[i].dev == st.st_dev && job->links[i].ino == st.st_ino) {
-        if (linkat(job->dstroot, job->links[i].path, dst, name, 0) < 0)
-          return host->error(err, errno, "cannot link '%s'", rel);
-        return 0;
-      }
-    if (job->nlinks == job->cap) {
-      size_t cap = job->cap ? job->cap * 2 : 64;
-      struct flat_link *n = realloc(job->links, cap * sizeof(*n));
-      if (n == NULL)
-        return host->error(err, ENOMEM, "cannot copy '%s'", rel);
-      job->links = n;
-      job->cap = cap;
-    }
-    job->links[job->nlinks] = (struct flat_link){st.st_dev, st.st_ino, strdup(rel)};
-    if (job->links[job->nlinks].path == NULL)
-      return host->error(err, ENOMEM, "cannot copy '%s'", rel);
-    job->nlinks++;
-  }
-  if (S_ISDIR(st.st_mode)) {
-    int in, out, r;
-    if (mkdirat(dst, name, 0700) < 0)
-      return host->error(err, errno, "cannot create '%s'", rel);
-    in = openat(src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    out = openat(dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    r = in < 0 || out < 0 ? host->error(err, errno, "cannot open '%s'", rel)
-                          : flat_tree(job, in, out, rel, err);
-    if (r == 0) {
-      copy_xattrs(in, out);
-      if (set_meta_fd(out, &st) < 0)
-        r = host->error(err, errno, "cannot set metadata of '%s'", rel);
-    }
-    if (in >= 0)
-      close(in);
-    if (out >= 0)
-      close(out);
-    return r;
-  }
-  if (S_ISREG(st.st_mode)) {
-    int in = openat(src, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    int out = in < 0 ? -1
-                     : openat(dst, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    int r = 0;
-    if (in < 0 || out < 0) {
-      r = host->error(err, errno, "cannot copy '%s'", rel);
-    } else {
-      for (off_t left = st.st_size; left > 0 && r == 0;) {
-        ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
-        if (n < 0 && errno == EINTR)
-          continue;
-        if (n <= 0) {
-          char buf[65536];
-          ssize_t k = read(in, buf, sizeof(buf));
-          if (k < 0 || (k > 0 && write(out, buf, (size_t)k) != k))
-            r = host->error(err, errno, "cannot copy '%s'", rel);
-          if (k <= 0)
-            break;
-          n = k;
-        }
-        left -= n;
-      }
-      if (r == 0) {
-        copy_xattrs(in, out);
-        if (set_meta_fd(out, &st) < 0)
-          r = host->error(err, errno, "cannot set metadata of '%s'", rel);
-      }
-    }
-    if (in >= 0)
-      close(in);
-    if (out >= 0)
-      close(out);
-    return r;
-  }
-  if (S_ISLNK(st.st_mode)) {
-    char target[PATH_MAX + 1];
-    ssize_t n = readlinkat(src, name, target, PATH_MAX);
-    if (n < 0)
-      return host->error(err, errno, "cannot read link '%s'", rel);
-    target[n] = '\0';
-    if (symlinkat(target, dst, name) < 0 ||
-        fchownat(dst, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0 ||
-        utimensat(dst, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
-      return host->error(err, errno, "cannot create link '%s'", rel);
-    return 0;
-  }
-  if (mknodat(dst, name, st.st_mode, st.st_rdev) < 0 ||
-      fchownat(dst, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0 ||
-      fchmodat(dst, name, st.st_mode & 07777, 0) < 0 ||
-      utimensat(dst, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
-    return host->error(err, errno, "cannot create node '%s'", rel);
-  return 0;
-}
-
-static int flat_tree(struct flat_job *job, int src, int dst, const char *rel,
-                     struct strata_error **err) {
-  int fd = fcntl(src, F_DUPFD_CLOEXEC, 3);
-  DIR *d = fd < 0 ? NULL : fdopendir(fd);
-  struct dirent *de;
-  int r = 0;
-
-  if (d == NULL) {
-    int e = errno;
-    if (fd >= 0)
-      close(fd);
-    return host->error(err, e, "cannot read '%s'", *rel ? rel : "/");
-  }
-  while (r == 0 && (de = readdir(d)) != NULL) {
-    char *child;
-    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-      continue;
-    if (asprintf(&child, "%s%s%s", rel, *rel ? "/" : "", de->d_name) < 0) {
-      r = host->error(err, ENOMEM, "cannot copy '%s'", rel);
-      break;
-    }
-    r = flat_entry(job, src, dst, de->d_name, child, err);
-    free(child);
-  }
-  closedir(d);
-  return r;
-}
-
 /* Fills DSTFD with the merged tree of CHAIN (SCRATCH: see struct mount_spec). */
 static int flatten(struct ovl_state *s, const struct chain *c, int dstfd, const char *scratch,
                    struct strata_error **err) {
   struct mount_spec m = {.lowers = c->names, .nlowers = c->n, .scratch = scratch};
-  struct flat_job job = {.dstroot = dstfd};
   int src = -1, r;
 
   if (ovl_mount(s, &m, NULL, &src, err) < 0)
     return -1;
-  r = flat_tree(&job, src, dstfd, "", err);
-  if (r == 0)
-    r = copy_dir_attrs(src, dstfd, "the flattened layer", err);
-  for (size_t i = 0; i < job.nlinks; i++)
-    free(job.links[i].path);
-  free(job.links);
+  /* a merged, read-only view: overlay's own xattrs are not content */
+  r = host->copy_tree(src, dstfd, STRATA_COPY_DROP_OVERLAY_XATTRS, err);
   close(src);
   return r;
 }
@@ -1416,6 +1246,43 @@ static int ovl_container_remove(void *state, const char *id, struct strata_error
 
 /* ------------------------------------------------------------------ recovery */
 
+/* disk usage of DATA/PATH (on its own, next to REF when REF >= 0) */
+static int usage_of(int datafd, const char *data_dir, const char *path, int ref, uint64_t *bytes,
+                    struct strata_error **err) {
+  int fd = openat(datafd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  int r;
+  if (fd < 0)
+    return host->error(err, errno, "cannot open '%s/%s'", data_dir, path);
+  r = host->disk_usage(fd, ref, bytes, err);
+  close(fd);
+  return r;
+}
+
+/* a layer's diff holds only what it changed; a flattened one all of it */
+static int ovl_layer_usage(void *state, const char *id, uint64_t *bytes, struct strata_error **err) {
+  struct ovl_state *s = state;
+  char path[256];
+  if (!valid_id(id))
+    return host->error(err, 0, "invalid layer ID");
+  if (data_fd(s, err) < 0)
+    return -1;
+  snprintf(path, sizeof(path), "layers/%s", id);
+  return usage_of(s->datafd, s->data_dir, path, -1, bytes, err);
+}
+
+static int ovl_container_usage(void *state, const char *id, uint64_t *bytes,
+                               struct strata_error **err) {
+  struct ovl_state *s = state;
+  char path[256];
+  if (!valid_id(id))
+    return host->error(err, 0, "invalid container ID");
+  if (data_fd(s, err) < 0)
+    return -1;
+  /* the upper and work directories: merged is a mount point (not crossed) */
+  snprintf(path, sizeof(path), "containers/%s", id);
+  return usage_of(s->datafd, s->data_dir, path, -1, bytes, err);
+}
+
 static void clear_dir(struct ovl_state *s, const char *dir, bool (*want)(const char *name)) {
   int fd = openat(s->datafd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   DIR *d = fd < 0 ? NULL : fdopendir(fd);
@@ -1534,6 +1401,8 @@ static const struct strata_storage_ops ovl_ops = {
     .container_unmount = ovl_container_unmount,
     .diff_dirs = ovl_diff_dirs,
     .container_remove = ovl_container_remove,
+    .layer_usage = ovl_layer_usage,
+    .container_usage = ovl_container_usage,
 };
 
 static const struct strata_plugin_info ovl_info = {

@@ -1,0 +1,508 @@
+#include "config.h"
+#include "copy-tree.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/fs.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+
+/* The tree is walked by one thread, which makes every directory, symlink,
+ * node and (empty) file; the file contents are copied by a few workers, as
+ * a tree of small files is bound by the per-file system calls more than by
+ * bytes.  Directory times are set last, after every worker is done
+ * writing into them; no fd is held per directory, so any depth and width
+ * fits the fd limit. */
+
+#define MAX_WORKERS 4
+#define QUEUE_LEN 64 /* two fds each */
+
+struct file_job {
+  int in, out;
+  struct stat st;
+  char *rel;
+};
+
+/* a directory's times, set once nothing more is made inside it */
+struct dir_meta {
+  struct timespec ts[2];
+  char *rel;
+};
+
+struct link_seen {
+  dev_t dev;
+  ino_t ino;
+  char *rel;
+};
+
+struct copier {
+  unsigned flags;
+  int dstroot;
+  /* the workers' queue */
+  pthread_mutex_t lock;
+  pthread_cond_t not_empty, not_full;
+  struct file_job queue[QUEUE_LEN];
+  size_t head, len;
+  bool done;
+  bool try_clone;
+  struct strata_error *err; /* the first error, under lock */
+  /* the walker's own */
+  struct dir_meta *dirs;
+  size_t ndirs, dirs_cap;
+  struct link_seen *links;
+  size_t nlinks, links_cap;
+  uint64_t bytes;
+};
+
+static bool failed(struct copier *c) {
+  bool f;
+  pthread_mutex_lock(&c->lock);
+  f = c->err != NULL;
+  pthread_mutex_unlock(&c->lock);
+  return f;
+}
+
+static int fail(struct copier *c, int errnum, const char *fmt, const char *rel) {
+  pthread_mutex_lock(&c->lock);
+  if (c->err == NULL)
+    strata_error_set(&c->err, errnum, fmt, *rel ? rel : "/");
+  pthread_mutex_unlock(&c->lock);
+  return -1;
+}
+
+static void copy_xattrs(struct copier *c, int in, int out) {
+  char list[16384];
+  ssize_t n = flistxattr(in, list, sizeof(list));
+  for (ssize_t off = 0; n > 0 && off < n; off += (ssize_t)strlen(list + off) + 1) {
+    const char *x = list + off;
+    char val[65536];
+    ssize_t vl;
+    if ((c->flags & STRATA_COPY_DROP_OVERLAY_XATTRS) && strncmp(x, "trusted.overlay.", 16) == 0)
+      continue;
+    vl = fgetxattr(in, x, val, sizeof(val));
+    if (vl >= 0)
+      fsetxattr(out, x, val, (size_t)vl, 0); /* best effort: the target may not take it */
+  }
+}
+
+/* chown before chmod: chown clears setuid/setgid (and file capabilities,
+ * so the xattrs come after it too). */
+static int copy_meta_fd(struct copier *c, int in, int out, const struct stat *st) {
+  struct timespec ts[2] = {st->st_atim, st->st_mtim};
+  if (fchown(out, st->st_uid, st->st_gid) < 0 || fchmod(out, st->st_mode & 07777) < 0)
+    return -1;
+  copy_xattrs(c, in, out);
+  return S_ISDIR(st->st_mode) ? 0 : futimens(out, ts);
+}
+
+static int copy_range(int in, int out, off_t off, off_t end) {
+  while (off < end) {
+    loff_t a = off, b = off;
+    ssize_t n = copy_file_range(in, &a, out, &b, (size_t)(end - off), 0);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && (errno == ENOSYS || errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP)) {
+      char buf[65536];
+      while (off < end) {
+        size_t want = (size_t)(end - off) < sizeof(buf) ? (size_t)(end - off) : sizeof(buf);
+        ssize_t r = pread(in, buf, want, off);
+        if (r < 0 && errno == EINTR)
+          continue;
+        if (r <= 0)
+          return r < 0 ? -1 : 0;
+        for (ssize_t w = 0; w < r;) {
+          ssize_t k = pwrite(out, buf + w, (size_t)(r - w), off + w);
+          if (k < 0 && errno == EINTR)
+            continue;
+          if (k < 0)
+            return -1;
+          w += k;
+        }
+        off += r;
+      }
+      return 0;
+    }
+    if (n < 0)
+      return -1;
+    if (n == 0)
+      return 0; /* the file shrank under us */
+    off += n;
+  }
+  return 0;
+}
+
+/* A clone when the file system shares extents; otherwise only the data
+ * segments are copied (SEEK_DATA/SEEK_HOLE), so a sparse file stays sparse:
+ * a layer may hold a terabyte of hole. */
+static int copy_data(struct copier *c, int in, int out, off_t size) {
+  off_t off = 0;
+  if (size == 0)
+    return 0;
+  if (__atomic_load_n(&c->try_clone, __ATOMIC_RELAXED)) {
+    if (ioctl(out, FICLONE, in) == 0)
+      return 0;
+    if (errno == EOPNOTSUPP || errno == EXDEV || errno == EINVAL || errno == ENOTTY ||
+        errno == ENOSYS)
+      __atomic_store_n(&c->try_clone, false, __ATOMIC_RELAXED);
+  }
+  while (off < size) {
+    off_t data = lseek(in, off, SEEK_DATA), hole;
+    if (data < 0) {
+      if (errno == ENXIO)
+        break; /* only a hole is left */
+      if (errno != EINVAL && errno != EOPNOTSUPP)
+        return -1;
+      data = off; /* no SEEK_DATA here: all of it is data */
+      hole = size;
+    } else {
+      hole = lseek(in, data, SEEK_HOLE);
+      if (hole < 0)
+        hole = size;
+    }
+    if (hole > size)
+      hole = size;
+    if (copy_range(in, out, data, hole) < 0)
+      return -1;
+    off = hole;
+  }
+  return ftruncate(out, size);
+}
+
+static void run_job(struct copier *c, struct file_job *j) {
+  if (!failed(c)) {
+    if (copy_data(c, j->in, j->out, j->st.st_size) < 0)
+      fail(c, errno, "cannot copy '%s'", j->rel);
+    else if (copy_meta_fd(c, j->in, j->out, &j->st) < 0)
+      fail(c, errno, "cannot set metadata of '%s'", j->rel);
+  }
+  close(j->in);
+  close(j->out);
+  free(j->rel);
+}
+
+static void *worker(void *arg) {
+  struct copier *c = arg;
+  for (;;) {
+    struct file_job j;
+    pthread_mutex_lock(&c->lock);
+    while (c->len == 0 && !c->done)
+      pthread_cond_wait(&c->not_empty, &c->lock);
+    if (c->len == 0) {
+      pthread_mutex_unlock(&c->lock);
+      return NULL;
+    }
+    j = c->queue[c->head];
+    c->head = (c->head + 1) % QUEUE_LEN;
+    c->len--;
+    pthread_cond_signal(&c->not_full);
+    pthread_mutex_unlock(&c->lock);
+    run_job(c, &j);
+  }
+}
+
+static void submit(struct copier *c, struct file_job *j, size_t nworkers) {
+  if (nworkers == 0) {
+    run_job(c, j);
+    return;
+  }
+  pthread_mutex_lock(&c->lock);
+  while (c->len == QUEUE_LEN)
+    pthread_cond_wait(&c->not_full, &c->lock);
+  c->queue[(c->head + c->len) % QUEUE_LEN] = *j;
+  c->len++;
+  pthread_cond_signal(&c->not_empty);
+  pthread_mutex_unlock(&c->lock);
+}
+
+static int walk(struct copier *c, int src, int dst, const char *rel, size_t nworkers);
+
+static int copy_entry(struct copier *c, int src, int dst, const char *name, const char *rel,
+                      size_t nworkers) {
+  struct stat st;
+  struct timespec ts[2];
+
+  if (fstatat(src, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+    return fail(c, errno, "cannot stat '%s'", rel);
+  ts[0] = st.st_atim;
+  ts[1] = st.st_mtim;
+  if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
+    for (size_t i = 0; i < c->nlinks; i++)
+      if (c->links[i].dev == st.st_dev && c->links[i].ino == st.st_ino) {
+        if (linkat(c->dstroot, c->links[i].rel, dst, name, 0) < 0)
+          return fail(c, errno, "cannot link '%s'", rel);
+        return 0;
+      }
+    if (c->nlinks == c->links_cap) {
+      size_t cap = c->links_cap ? c->links_cap * 2 : 64;
+      struct link_seen *n = reallocarray(c->links, cap, sizeof(*n));
+      if (n == NULL)
+        return fail(c, ENOMEM, "cannot copy '%s'", rel);
+      c->links = n;
+      c->links_cap = cap;
+    }
+    c->links[c->nlinks].rel = strdup(rel);
+    if (c->links[c->nlinks].rel == NULL)
+      return fail(c, ENOMEM, "cannot copy '%s'", rel);
+    c->links[c->nlinks].dev = st.st_dev;
+    c->links[c->nlinks].ino = st.st_ino;
+    c->nlinks++;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    struct dir_meta *m;
+    int in, out, r;
+    if (mkdirat(dst, name, 0700) < 0)
+      return fail(c, errno, "cannot create '%s'", rel);
+    in = openat(src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    out = in < 0 ? -1 : openat(dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (in < 0 || out < 0) {
+      int e = errno;
+      if (in >= 0)
+        close(in);
+      return fail(c, e, "cannot open '%s'", rel);
+    }
+    if (c->ndirs == c->dirs_cap) {
+      size_t cap = c->dirs_cap ? c->dirs_cap * 2 : 64;
+      struct dir_meta *n = reallocarray(c->dirs, cap, sizeof(*n));
+      if (n == NULL) {
+        close(in);
+        close(out);
+        return fail(c, ENOMEM, "cannot copy '%s'", rel);
+      }
+      c->dirs = n;
+      c->dirs_cap = cap;
+    }
+    m = &c->dirs[c->ndirs++];
+    *m = (struct dir_meta){.ts = {st.st_atim, st.st_mtim}, .rel = strdup(rel)};
+    if (m->rel == NULL || copy_meta_fd(c, in, out, &st) < 0) {
+      close(in);
+      close(out);
+      return fail(c, m->rel ? errno : ENOMEM, "cannot set metadata of '%s'", rel);
+    }
+    r = walk(c, in, out, rel, nworkers);
+    close(in);
+    close(out);
+    return r;
+  }
+  if (S_ISREG(st.st_mode)) {
+    struct file_job j = {.st = st};
+    j.in = openat(src, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (j.in < 0)
+      return fail(c, errno, "cannot open '%s'", rel);
+    j.out = openat(dst, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (j.out < 0) {
+      int e = errno;
+      close(j.in);
+      return fail(c, e, "cannot create '%s'", rel);
+    }
+    j.rel = strdup(rel);
+    c->bytes += (uint64_t)st.st_size;
+    submit(c, &j, nworkers);
+    return 0;
+  }
+  if (S_ISLNK(st.st_mode)) {
+    char target[PATH_MAX + 1];
+    ssize_t n = readlinkat(src, name, target, PATH_MAX);
+    if (n < 0)
+      return fail(c, errno, "cannot read link '%s'", rel);
+    target[n] = '\0';
+    if (symlinkat(target, dst, name) < 0 ||
+        fchownat(dst, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+        utimensat(dst, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+      return fail(c, errno, "cannot create link '%s'", rel);
+    return 0;
+  }
+  /* devices, FIFOs, sockets: the name was just made, so fchmodat (which
+   * follows) reaches the node itself */
+  if (mknodat(dst, name, st.st_mode, st.st_rdev) < 0 ||
+      fchownat(dst, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+      fchmodat(dst, name, st.st_mode & 07777, 0) < 0 ||
+      utimensat(dst, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+    return fail(c, errno, "cannot create node '%s'", rel);
+  return 0;
+}
+
+static int walk(struct copier *c, int src, int dst, const char *rel, size_t nworkers) {
+  int fd = openat(src, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  cleanup_dir DIR *d = NULL;
+  struct dirent *de;
+
+  if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+    int e = errno;
+    if (fd >= 0)
+      close(fd);
+    return fail(c, e, "cannot read '%s'", rel);
+  }
+  while ((errno = 0, de = readdir(d)) != NULL) {
+    cleanup_free char *child = NULL;
+    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+      continue;
+    if (failed(c))
+      return -1;
+    if (asprintf(&child, "%s%s%s", rel, *rel ? "/" : "", de->d_name) < 0)
+      return fail(c, ENOMEM, "cannot copy '%s'", rel);
+    if (copy_entry(c, src, dst, de->d_name, child, nworkers) < 0)
+      return -1;
+  }
+  if (errno != 0)
+    return fail(c, errno, "cannot read '%s'", rel);
+  return 0;
+}
+
+int strata_copy_tree(int srcfd, int dstfd, unsigned flags, struct strata_error **err) {
+  struct copier c = {.flags = flags, .dstroot = dstfd, .try_clone = true};
+  pthread_t threads[MAX_WORKERS];
+  size_t nworkers = 0;
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  size_t want = cpus > 1 ? (size_t)cpus : 1;
+  struct stat st;
+  int r;
+
+  if (want > MAX_WORKERS)
+    want = MAX_WORKERS;
+  pthread_mutex_init(&c.lock, NULL);
+  pthread_cond_init(&c.not_empty, NULL);
+  pthread_cond_init(&c.not_full, NULL);
+  while (nworkers < want && pthread_create(&threads[nworkers], NULL, worker, &c) == 0)
+    nworkers++;
+
+  r = walk(&c, srcfd, dstfd, "", nworkers);
+
+  pthread_mutex_lock(&c.lock);
+  c.done = true;
+  pthread_cond_broadcast(&c.not_empty);
+  pthread_mutex_unlock(&c.lock);
+  for (size_t i = 0; i < nworkers; i++)
+    pthread_join(threads[i], NULL);
+
+  for (size_t i = 0; i < c.ndirs; i++) {
+    struct dir_meta *m = &c.dirs[i];
+    if (c.err == NULL && utimensat(dstfd, m->rel, m->ts, AT_SYMLINK_NOFOLLOW) < 0)
+      fail(&c, errno, "cannot set the times of '%s'", m->rel);
+    free(m->rel);
+  }
+  if (c.err == NULL && fstat(srcfd, &st) == 0 && copy_meta_fd(&c, srcfd, dstfd, &st) == 0) {
+    struct timespec ts[2] = {st.st_atim, st.st_mtim};
+    if (futimens(dstfd, ts) < 0)
+      fail(&c, errno, "cannot set the times of '%s'", "/");
+  } else if (c.err == NULL)
+    fail(&c, errno, "cannot set metadata of '%s'", "/");
+  for (size_t i = 0; i < c.nlinks; i++)
+    free(c.links[i].rel);
+  free(c.links);
+  free(c.dirs);
+  pthread_cond_destroy(&c.not_full);
+  pthread_cond_destroy(&c.not_empty);
+  pthread_mutex_destroy(&c.lock);
+  if (c.err != NULL) {
+    if (err != NULL) {
+      strata_error_free(*err);
+      *err = c.err;
+    } else
+      strata_error_free(c.err);
+    return -1;
+  }
+  (void)r;
+  return 0;
+}
+
+/* ------------------------------------------------------------------ disk usage */
+
+struct usage_walk {
+  dev_t dev;
+  uint64_t bytes;
+  /* inodes with more than one link, counted once */
+  struct link_seen *seen;
+  size_t nseen, cap;
+};
+
+static bool seen_before(struct usage_walk *u, const struct stat *st) {
+  for (size_t i = 0; i < u->nseen; i++)
+    if (u->seen[i].ino == st->st_ino && u->seen[i].dev == st->st_dev)
+      return true;
+  if (u->nseen == u->cap) {
+    size_t cap = u->cap ? u->cap * 2 : 64;
+    struct link_seen *n = reallocarray(u->seen, cap, sizeof(*n));
+    if (n == NULL)
+      return false;
+    u->seen = n;
+    u->cap = cap;
+  }
+  u->seen[u->nseen++] = (struct link_seen){st->st_dev, st->st_ino, NULL};
+  return false;
+}
+
+/* REF: the same directory in the reference tree, or -1. */
+static int usage_dir(struct usage_walk *u, int dfd, int ref, struct strata_error **err) {
+  int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  cleanup_dir DIR *d = NULL;
+  struct dirent *de;
+
+  if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+    int e = errno;
+    if (fd >= 0)
+      close(fd);
+    return strata_error_set(err, e, "cannot read a directory to measure it");
+  }
+  while ((errno = 0, de = readdir(d)) != NULL) {
+    struct stat st, rst;
+    bool shared, ref_ok;
+    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+      continue;
+    if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+      if (errno == ENOENT)
+        continue;
+      return strata_error_set(err, errno, "cannot stat '%s'", de->d_name);
+    }
+    if (st.st_dev != u->dev)
+      continue; /* a mount inside: not ours to count */
+    ref_ok = ref >= 0 && fstatat(ref, de->d_name, &rst, AT_SYMLINK_NOFOLLOW) == 0;
+    shared = ref_ok && rst.st_ino == st.st_ino && rst.st_ctim.tv_sec == st.st_ctim.tv_sec &&
+             rst.st_ctim.tv_nsec == st.st_ctim.tv_nsec && (rst.st_mode & S_IFMT) == (st.st_mode & S_IFMT);
+    if (!shared && !(st.st_nlink > 1 && !S_ISDIR(st.st_mode) && seen_before(u, &st)))
+      u->bytes += (uint64_t)st.st_blocks * 512;
+    if (S_ISDIR(st.st_mode)) {
+      int child = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      int rchild = -1, r;
+      if (child < 0)
+        return strata_error_set(err, errno, "cannot open '%s'", de->d_name);
+      if (ref_ok && S_ISDIR(rst.st_mode))
+        rchild = openat(ref, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      r = usage_dir(u, child, rchild, err);
+      close(child);
+      if (rchild >= 0)
+        close(rchild);
+      if (r < 0)
+        return -1;
+    }
+  }
+  if (errno != 0)
+    return strata_error_set(err, errno, "cannot read a directory to measure it");
+  return 0;
+}
+
+int strata_disk_usage(int dirfd, int reffd, uint64_t *bytes, struct strata_error **err) {
+  struct usage_walk u = {0};
+  struct stat st;
+  int r;
+
+  if (fstat(dirfd, &st) < 0)
+    return strata_error_set(err, errno, "cannot stat a directory to measure it");
+  u.dev = st.st_dev;
+  u.bytes = reffd >= 0 ? 0 : (uint64_t)st.st_blocks * 512;
+  r = usage_dir(&u, dirfd, reffd, err);
+  free(u.seen);
+  if (r == 0)
+    *bytes = u.bytes;
+  return r;
+}
