@@ -491,11 +491,19 @@ static int usage_dir(struct usage_walk *u, int dfd, int ref, struct strata_error
   return 0;
 }
 
-int strata_disk_usage(int dirfd, int reffd, uint64_t *bytes, struct strata_error **err) {
+int strata_disk_usage(int at, const char *path, int reffd, uint64_t *bytes,
+                      struct strata_error **err) {
   struct usage_walk u = {0};
   struct stat st;
-  int r;
+  cleanup_close int fd = -1;
+  int dirfd = at, r;
 
+  if (path != NULL && *path != '\0') {
+    fd = openat(at, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+      return strata_error_set(err, errno, "cannot open '%s' to measure it", path);
+    dirfd = fd;
+  }
   if (fstat(dirfd, &st) < 0)
     return strata_error_set(err, errno, "cannot stat a directory to measure it");
   u.dev = st.st_dev;

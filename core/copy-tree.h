@@ -16,9 +16,11 @@
  * few threads at once.  FLAGS: STRATA_COPY_*. */
 int strata_copy_tree(int srcfd, int dstfd, unsigned flags, struct strata_error **err);
 
-/* The host table's disk_usage: allocated bytes under DIRFD, each inode once;
- * with REFFD >= 0, leaving out what is shared with that tree (same path,
- * inode and ctime: a snapshot's untouched files). */
-int strata_disk_usage(int dirfd, int reffd, uint64_t *bytes, struct strata_error **err);
+/* The host table's disk_usage: allocated bytes under the directory PATH
+ * below AT (AT itself when PATH is NULL or ""), each inode once; with
+ * REFFD >= 0, leaving out what is shared with that tree (same path, inode
+ * and ctime: a snapshot's untouched files). */
+int strata_disk_usage(int at, const char *path, int reffd, uint64_t *bytes,
+                      struct strata_error **err);
 
 #endif

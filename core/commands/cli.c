@@ -139,6 +139,27 @@ int cli_print_docs(const char *format, json_t *const *docs, size_t ndocs) {
   return r < 0 ? cli_fail(err, EXIT_ENGINE) : 0;
 }
 
+int cli_args_only(const char *cmd, const char *help, int argc, char **argv, int min, bool exact) {
+  static const struct option opts[] = {
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  int c = getopt_long(argc, argv, "+h", opts, NULL);
+  if (c == 'h') {
+    cli_help(cmd, help);
+    return 0;
+  }
+  if (c != -1)
+    return cli_usage(cmd, EXIT_ENGINE, "invalid option");
+  if (exact && argc - optind != min)
+    return cli_usage(cmd, EXIT_ENGINE, "\"%s\" requires exactly %d argument%s", cmd, min,
+                     min == 1 ? "" : "s");
+  if (argc - optind < min)
+    return cli_usage(cmd, EXIT_ENGINE, "\"%s\" requires at least %d argument%s", cmd, min,
+                     min == 1 ? "" : "s");
+  return -1;
+}
+
 int cli_find_container(struct strata_context *ctx, const char *what, int code, char **id,
                        json_t **rec) {
   struct strata_error *err = NULL;

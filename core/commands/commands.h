@@ -59,6 +59,10 @@ int cmd_system_df(struct strata_context *ctx, int argc, char **argv);
 int cli_fail(struct strata_error *err, int code);
 /* Prints "strata: error: ..." and returns CODE. */
 int cli_failf(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* For a command whose only option is --help: parses ARGV and wants at
+ * least (EXACT: exactly) MIN arguments.  Returns -1 to go on with the
+ * arguments from optind, or the code to exit with. */
+int cli_args_only(const char *cmd, const char *help, int argc, char **argv, int min, bool exact);
 /* The command's arguments, for cli_usage's "invalid option" message. */
 void cli_set_args(int argc, char **argv);
 /* A usage error: message plus "See 'strata CMD --help'.", returns CODE.

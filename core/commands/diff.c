@@ -19,10 +19,6 @@ static const char help[] =
     "  D  a file or directory was deleted\n";
 
 int cmd_diff(struct strata_context *ctx, int argc, char **argv) {
-  static const struct option opts[] = {
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0},
-  };
   struct strata_error *err = NULL;
   struct strata_diff_dirs dirs = {0};
   struct strata_changes changes = {0};
@@ -31,17 +27,8 @@ int cmd_diff(struct strata_context *ctx, int argc, char **argv) {
   const char *layer;
   int c, r;
 
-  while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-    switch (c) {
-    case 'h':
-      cli_help("diff", help);
-      return 0;
-    default:
-      return cli_usage("diff", EXIT_ENGINE, "invalid option");
-    }
-  }
-  if (argc - optind != 1)
-    return cli_usage("diff", EXIT_ENGINE, "\"diff\" requires exactly 1 argument");
+  if ((c = cli_args_only("diff", help, argc, argv, 1, true)) >= 0)
+    return c;
   if (strata_context_store(ctx, false, &err) < 0)
     return cli_fail(err, 1);
   r = strata_container_resolve(ctx->store, argv[optind], &id, &err);

@@ -14,26 +14,13 @@ static const char help[] =
     "container's next run.\n";
 
 int cmd_mount(struct strata_context *ctx, int argc, char **argv) {
-  static const struct option opts[] = {
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0},
-  };
   const struct strata_storage_ops *ops;
   void *state;
   struct strata_error *err = NULL;
   int c, rc = 0;
 
-  while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-    switch (c) {
-    case 'h':
-      cli_help("mount", help);
-      return 0;
-    default:
-      return cli_usage("mount", EXIT_ENGINE, "invalid option");
-    }
-  }
-  if (optind >= argc)
-    return cli_usage("mount", EXIT_ENGINE, "\"mount\" requires at least 1 argument");
+  if ((c = cli_args_only("mount", help, argc, argv, 1, false)) >= 0)
+    return c;
   if (strata_context_store(ctx, true, &err) < 0 ||
       strata_context_storage(ctx, &ops, &state, &err) < 0)
     return cli_fail(err, 1);

@@ -14,21 +14,10 @@ static const char help[] =
     "Block until one or more containers stop, then print their exit codes\n";
 
 int cmd_wait(struct strata_context *ctx, int argc, char **argv) {
-  static const struct option opts[] = {
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0},
-  };
   int c, rc = 0;
 
-  while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-    if (c == 'h') {
-      cli_help("wait", help);
-      return 0;
-    }
-    return cli_usage("wait", EXIT_ENGINE, "invalid option");
-  }
-  if (optind >= argc)
-    return cli_usage("wait", EXIT_ENGINE, "\"wait\" requires at least 1 argument");
+  if ((c = cli_args_only("wait", help, argc, argv, 1, false)) >= 0)
+    return c;
   for (int i = optind; i < argc; i++) {
     struct strata_error *err = NULL;
     cleanup_free char *id = NULL;

@@ -68,12 +68,15 @@ struct strata_host {
    * STRATA_COPY_*.  Check `size` before calling it. */
   int (*copy_tree)(int srcfd, int dstfd, unsigned flags, struct strata_error **err);
 
-  /* Since ABI 1.2: the disk space the tree under DIRFD holds (allocated
-   * blocks, each inode once, not crossing into other mounts) into *BYTES.
-   * With REFFD >= 0 (a tree DIRFD was snapshotted from), an entry found at
-   * the same path in REFFD with the same inode and ctime is shared with it
-   * and not counted: what DIRFD holds on its own. */
-  int (*disk_usage)(int dirfd, int reffd, uint64_t *bytes, struct strata_error **err);
+  /* Since ABI 1.2: the disk space the directory PATH below DIRFD (DIRFD
+   * itself when PATH is NULL or "") holds: allocated blocks, each inode
+   * once, not crossing into other mounts, into *BYTES.  PATH is opened
+   * without following a symlink.  With REFFD >= 0 (a tree it was
+   * snapshotted from), an entry found at the same path in REFFD with the
+   * same inode and ctime is shared with it and not counted: what the tree
+   * holds on its own. */
+  int (*disk_usage)(int dirfd, const char *path, int reffd, uint64_t *bytes,
+                    struct strata_error **err);
 };
 
 /* copy_tree: leave out overlayfs's own xattrs (trusted.overlay.*): for a

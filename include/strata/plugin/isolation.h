@@ -100,6 +100,17 @@ struct strata_run_spec {
   void *opaque;
 };
 
+/* A wait status as a container's exit code, the way Docker reports it:
+ * the code itself, or 128+N for a signal N; -1 for neither. */
+#include <sys/wait.h>
+static inline int strata_run_exit_code(int status) {
+  if (WIFEXITED(status))
+    return WEXITSTATUS(status);
+  if (WIFSIGNALED(status))
+    return 128 + WTERMSIG(status);
+  return -1;
+}
+
 struct strata_isolation_ops {
   uint32_t version; /* STRATA_ISOLATION_OPS_VERSION */
   uint64_t caps;    /* STRATA_ISOLATION_CAP_* */

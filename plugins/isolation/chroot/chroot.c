@@ -202,10 +202,8 @@ static int chroot_run(void *state, const struct strata_run_spec *spec, struct st
     host->error(err, f.errnum, "cannot start container: %s", f.what);
     return STRATA_RUN_ENGINE_ERROR;
   }
-  if (WIFEXITED(status))
-    return WEXITSTATUS(status);
-  if (WIFSIGNALED(status))
-    return 128 + WTERMSIG(status);
+  if (strata_run_exit_code(status) >= 0)
+    return strata_run_exit_code(status);
   return host->error(err, 0, "container ended in an unknown way");
 }
 

@@ -1427,10 +1427,8 @@ static int ns_run(void *state, const struct strata_run_spec *spec, struct strata
   etc_files_remove(etc_top, spec->id);
   if (n == (ssize_t)sizeof(f))
     return failure_result(&f, "cannot start container", err);
-  if (WIFEXITED(status))
-    return WEXITSTATUS(status);
-  if (WIFSIGNALED(status))
-    return 128 + WTERMSIG(status);
+  if (strata_run_exit_code(status) >= 0)
+    return strata_run_exit_code(status);
   return host->error(err, 0, "container ended in an unknown way");
 }
 

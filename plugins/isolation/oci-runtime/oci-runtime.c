@@ -518,10 +518,8 @@ static int oci_run(void *state, const struct strata_run_spec *spec, struct strat
     host->error(err, 0, "%s: %s", st->runtime, msg);
     return STRATA_RUN_ENGINE_ERROR;
   }
-  if (WIFEXITED(status))
-    return WEXITSTATUS(status);
-  if (WIFSIGNALED(status))
-    return 128 + WTERMSIG(status);
+  if (strata_run_exit_code(status) >= 0)
+    return strata_run_exit_code(status);
   return host->error(err, 0, "the OCI runtime ended in an unknown way");
 
 fail: {

@@ -385,7 +385,7 @@ static int own_usage(struct btrfs_state *s, const char *dir, const char *id, uin
   if (fd < 0)
     return host->error(err, errno, "cannot open '%s/%s'", s->data_dir, path);
   ref = open_source(s, fd);
-  r = host->disk_usage(fd, ref, bytes, err);
+  r = host->disk_usage(fd, NULL, ref, bytes, err);
   close(fd);
   if (ref >= 0)
     close(ref);

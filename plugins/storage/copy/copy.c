@@ -252,18 +252,6 @@ static int copy_container_remove(void *state, const char *id, struct strata_erro
   return remove_in(s, "containers", id, err);
 }
 
-/* disk usage of DATA/PATH (on its own, next to REF when REF >= 0) */
-static int usage_of(int datafd, const char *data_dir, const char *path, int ref, uint64_t *bytes,
-                    struct strata_error **err) {
-  int fd = openat(datafd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  int r;
-  if (fd < 0)
-    return host->error(err, errno, "cannot open '%s/%s'", data_dir, path);
-  r = host->disk_usage(fd, ref, bytes, err);
-  close(fd);
-  return r;
-}
-
 static int copy_layer_usage(void *state, const char *id, uint64_t *bytes, struct strata_error **err) {
   struct copy_state *s = state;
   char path[256];
@@ -272,7 +260,7 @@ static int copy_layer_usage(void *state, const char *id, uint64_t *bytes, struct
   if (data_fd(s, err) < 0)
     return -1;
   snprintf(path, sizeof(path), "layers/%s", id);
-  return usage_of(s->datafd, s->data_dir, path, -1, bytes, err);
+  return host->disk_usage(s->datafd, path, -1, bytes, err);
 }
 
 /* a copy costs all of its tree */
@@ -285,7 +273,7 @@ static int copy_container_usage(void *state, const char *id, uint64_t *bytes,
   if (data_fd(s, err) < 0)
     return -1;
   snprintf(path, sizeof(path), "containers/%s", id);
-  return usage_of(s->datafd, s->data_dir, path, -1, bytes, err);
+  return host->disk_usage(s->datafd, path, -1, bytes, err);
 }
 
 /* Removes the entries of DATA/DIR whose name ends in SUFFIX ("" for all). */

@@ -1246,18 +1246,6 @@ static int ovl_container_remove(void *state, const char *id, struct strata_error
 
 /* ------------------------------------------------------------------ recovery */
 
-/* disk usage of DATA/PATH (on its own, next to REF when REF >= 0) */
-static int usage_of(int datafd, const char *data_dir, const char *path, int ref, uint64_t *bytes,
-                    struct strata_error **err) {
-  int fd = openat(datafd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  int r;
-  if (fd < 0)
-    return host->error(err, errno, "cannot open '%s/%s'", data_dir, path);
-  r = host->disk_usage(fd, ref, bytes, err);
-  close(fd);
-  return r;
-}
-
 /* a layer's diff holds only what it changed; a flattened one all of it */
 static int ovl_layer_usage(void *state, const char *id, uint64_t *bytes, struct strata_error **err) {
   struct ovl_state *s = state;
@@ -1267,7 +1255,7 @@ static int ovl_layer_usage(void *state, const char *id, uint64_t *bytes, struct 
   if (data_fd(s, err) < 0)
     return -1;
   snprintf(path, sizeof(path), "layers/%s", id);
-  return usage_of(s->datafd, s->data_dir, path, -1, bytes, err);
+  return host->disk_usage(s->datafd, path, -1, bytes, err);
 }
 
 static int ovl_container_usage(void *state, const char *id, uint64_t *bytes,
@@ -1280,7 +1268,7 @@ static int ovl_container_usage(void *state, const char *id, uint64_t *bytes,
     return -1;
   /* the upper and work directories: merged is a mount point (not crossed) */
   snprintf(path, sizeof(path), "containers/%s", id);
-  return usage_of(s->datafd, s->data_dir, path, -1, bytes, err);
+  return host->disk_usage(s->datafd, path, -1, bytes, err);
 }
 
 static void clear_dir(struct ovl_state *s, const char *dir, bool (*want)(const char *name)) {
