@@ -130,8 +130,11 @@ int cli_container_remove(struct strata_context *ctx, const char *id, struct stra
 #include <stdint.h>
 /* Prints WARNING and Docker's "[y/N]" question; true when answered yes. */
 bool cli_confirm(const char *warning);
-/* Removes every container that is not running; their IDs go into DELETED. */
-int cli_prune_containers(struct strata_context *ctx, json_t *deleted, struct strata_error **err);
+/* Removes every container that is not running; their IDs go into DELETED
+ * and the disk their writable layers took (as last measured) is added to
+ * *RECLAIMED. */
+int cli_prune_containers(struct strata_context *ctx, json_t *deleted, uint64_t *reclaimed,
+                         struct strata_error **err);
 /* Removes dangling images (ALL: every image no container uses) and the
  * layers left unused; LINES gets Docker's "untagged: ..." / "deleted: ..."
  * lines, *RECLAIMED the bytes of the layers removed. */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "commands.h"
+#include "humanize.h"
 #include "json-cleanup.h"
 
 static const char help[] =
@@ -20,6 +21,8 @@ int cmd_container_prune(struct strata_context *ctx, int argc, char **argv) {
   };
   struct strata_error *err = NULL;
   cleanup_json json_t *ids = json_array();
+  uint64_t reclaimed = 0;
+  char size[32];
   bool force = false;
   int c;
 
@@ -39,10 +42,10 @@ int cmd_container_prune(struct strata_context *ctx, int argc, char **argv) {
     return cli_usage("container prune", EXIT_ENGINE, "\"container prune\" accepts no arguments");
   if (!force && !cli_confirm("WARNING! This will remove all stopped containers.\n"))
     return 0;
-  if (cli_prune_containers(ctx, ids, &err) < 0)
+  if (cli_prune_containers(ctx, ids, &reclaimed, &err) < 0)
     return cli_fail(err, 1);
   cli_prune_report("Deleted Containers", ids, true);
-  /* a writable layer's size is not recorded yet: only layers count */
-  printf("Total reclaimed space: 0B\n");
+  strata_human_size(reclaimed, size, sizeof(size));
+  printf("Total reclaimed space: %s\n", size);
   return 0;
 }

@@ -30,7 +30,8 @@ static bool running(json_t *rec) {
   return strata_container_state(rec, NULL) == STRATA_STATE_RUNNING;
 }
 
-int cli_prune_containers(struct strata_context *ctx, json_t *deleted, struct strata_error **err) {
+int cli_prune_containers(struct strata_context *ctx, json_t *deleted, uint64_t *reclaimed,
+                         struct strata_error **err) {
   cleanup_strv char **ids = NULL;
 
   if (strata_context_store(ctx, true, err) < 0)
@@ -46,6 +47,7 @@ int cli_prune_containers(struct strata_context *ctx, json_t *deleted, struct str
       continue;
     if (cli_container_remove(ctx, *c, err) < 0)
       return -1;
+    *reclaimed += (uint64_t)json_integer_value(json_object_get(rec, "SizeRw"));
     json_array_append_new(deleted, json_string(*c));
   }
   return 0;

@@ -54,7 +54,7 @@ int cmd_system_prune(struct strata_context *ctx, int argc, char **argv) {
                                    "  - all stopped containers\n"
                                    "  - all dangling images\n\n"))
     return 0;
-  if (cli_prune_containers(ctx, ids, &err) < 0)
+  if (cli_prune_containers(ctx, ids, &reclaimed, &err) < 0)
     return cli_fail(err, 1);
   cli_prune_report("Deleted Containers", ids, true);
   if (cli_prune_images(ctx, all, lines, &reclaimed, &err) < 0)

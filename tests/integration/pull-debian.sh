@@ -45,9 +45,10 @@ mkdir -p "$RD"
 P=$(bash "$FX/registry.sh" start "$RD/plain" http --data "$RD/data" 2>"$RD/start.err") ||
     { cat "$RD/start.err"; die "cannot start the registry"; }
 X=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-# 40 MB/s through /v2/slow/: the big layer takes a second and a half
+# 16 MB/s through /v2/slow/: the big layer takes four seconds, long enough to
+# see extraction start on a loaded machine
 setsid python3 "$FX/fault-proxy.py" --port "$X" --upstream "127.0.0.1:$P" --log "$RD/proxy.log" \
-    --xfer-log "$RD/xfer.log" --slow-rate $((40 << 20)) >"$RD/proxy.out" 2>&1 </dev/null &
+    --xfer-log "$RD/xfer.log" --slow-rate $((16 << 20)) >"$RD/proxy.out" 2>&1 </dev/null &
 echo $! > "$RD/proxy.pid"
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$X/v2/" && break; sleep 0.05; done
 R=127.0.0.1:$P PX=127.0.0.1:$X
