@@ -190,7 +190,9 @@ int cli_container_create(struct strata_context *ctx, const char *image,
   json_object_set_new(rec, "StrataLayer", json_string(init));
   if (ops->container_create(state, id, strata_digest_hex(init), err) < 0)
     return strata_error_wrap(err, "cannot create container");
-  strata_container_measure(ctx, rec);
+  /* not measured here: a walk of a copied tree would cost more than the
+   * create itself; the monitor measures when the container stops, and
+   * `ps --size` when asked */
   if (strata_container_save(ctx->store, rec, err) < 0) {
     cleanup_error struct strata_error *e = NULL;
     ops->container_remove(state, id, &e);
