@@ -512,7 +512,7 @@ static json_t *pick_entry(struct session *s, const char **tag, struct strata_err
     char *end;
     unsigned long k = strtoul(s->ref + 1, &end, 10);
     if (s->ref[1] == '\0' || *end != '\0' || k >= n) {
-      host->error(err, ENOENT, "docker archive '%s' has no image %s (it holds %zu)", s->path,
+      host->error(err, 0, "docker archive '%s' has no image %s (it holds %zu)", s->path,
                   s->ref, n);
       return NULL;
     }
