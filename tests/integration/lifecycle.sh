@@ -208,7 +208,7 @@ for D in $DRIVERS; do
     check_eq "$D: prune: Deleted Containers: with every stopped one" \
         "$gone" "$(printf '%s\n' "$OUT" | sed -n '/^Deleted Containers:$/,/^$/p' | grep -E '^[0-9a-f]{64}$' | sort)"
     check_contains "$D: prune removed the created one" "$gone" "$CR"
-    check_match "$D: prune: Total reclaimed space" "$OUT" '^Total reclaimed space: [0-9.]+k?B$'
+    check_match "$D: prune: Total reclaimed space" "$OUT" '^Total reclaimed space: [0-9.]+[kMG]?B$'
     check_eq "$D: prune kept the running container only" "$KEEP" "$(st "${S[@]}" ps -aq --no-trunc)"
     check_eq "$D: prune left no logs behind" "$KEEP" "$(ls "$ROOT/containers" | grep -v json)"
     st "${S[@]}" rm -f keep >/dev/null
