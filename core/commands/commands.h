@@ -59,6 +59,10 @@ int cmd_system_df(struct strata_context *ctx, int argc, char **argv);
 int cli_fail(struct strata_error *err, int code);
 /* Prints "strata: error: ..." and returns CODE. */
 int cli_failf(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* stop and restart (stop.c): Docker's -s/-t options, then each container
+ * stopped (and, with RESTART, started again detached). */
+int cli_stop_containers(struct strata_context *ctx, const char *cmd, const char *help_text,
+                        bool restart, int argc, char **argv);
 /* For a command whose only option is --help: parses ARGV and wants at
  * least (EXACT: exactly) MIN arguments.  Returns -1 to go on with the
  * arguments from optind, or the code to exit with. */

@@ -19,7 +19,8 @@ static const char help[] =
     "                        StopSignal, else SIGTERM)\n"
     "  -t, --time int        Seconds to wait before killing the container (default 10)\n";
 
-int cmd_stop(struct strata_context *ctx, int argc, char **argv) {
+int cli_stop_containers(struct strata_context *ctx, const char *cmd, const char *help_text,
+                        bool restart, int argc, char **argv) {
   static const struct option opts[] = {
       {"signal", required_argument, NULL, 's'},
       {"time", required_argument, NULL, 't'},
@@ -42,19 +43,19 @@ int cmd_stop(struct strata_context *ctx, int argc, char **argv) {
       errno = 0;
       v = strtol(optarg, &end, 10);
       if (errno || end == optarg || *end || v < -1 || v > 1000000)
-        return cli_usage("stop", EXIT_ENGINE, "invalid argument \"%s\" for \"-t, --time\" flag", optarg);
+        return cli_usage(cmd, EXIT_ENGINE, "invalid argument \"%s\" for \"-t, --time\" flag", optarg);
       timeout = (int)v;
       break;
     }
     case 'h':
-      cli_help("stop", help);
+      cli_help(cmd, help_text);
       return 0;
     default:
-      return cli_usage("stop", EXIT_ENGINE, "invalid option");
+      return cli_usage(cmd, EXIT_ENGINE, "invalid option");
     }
   }
   if (optind >= argc)
-    return cli_usage("stop", EXIT_ENGINE, "\"stop\" requires at least 1 argument");
+    return cli_usage(cmd, EXIT_ENGINE, "\"%s\" requires at least 1 argument", cmd);
   for (int i = optind; i < argc; i++) {
     struct strata_error *err = NULL;
     cleanup_free char *id = NULL;
@@ -64,11 +65,16 @@ int cmd_stop(struct strata_context *ctx, int argc, char **argv) {
     }
     /* the monitor needs the lock to record the exit we wait for */
     strata_store_unlock(ctx->store);
-    if (strata_container_stop(ctx->store, id, sig, timeout, &err) < 0) {
+    if (strata_container_stop(ctx->store, id, sig, timeout, &err) < 0 ||
+        (restart && cli_container_start(ctx, id, true, &err) != 0)) {
       rc = cli_fail(err, 1);
       continue;
     }
     printf("%s\n", argv[i]);
   }
   return rc;
+}
+
+int cmd_stop(struct strata_context *ctx, int argc, char **argv) {
+  return cli_stop_containers(ctx, "stop", help, false, argc, argv);
 }
