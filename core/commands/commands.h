@@ -132,6 +132,10 @@ int cli_container_remove(struct strata_context *ctx, const char *id, struct stra
 /* prune.c: what the prune commands share. */
 #include <jansson.h>
 #include <stdint.h>
+/* The prune commands' options: -f, and -a when ALL is not NULL.  Returns
+ * -1 to go on, or the code to exit with. */
+int cli_prune_options(const char *cmd, const char *help_text, int argc, char **argv, bool *all,
+                      bool *force);
 /* Prints WARNING and Docker's "[y/N]" question; true when answered yes. */
 bool cli_confirm(const char *warning);
 /* Removes every container that is not running; their IDs go into DELETED

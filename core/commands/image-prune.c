@@ -15,12 +15,6 @@ static const char help[] =
     "  -f, --force   Do not prompt for confirmation\n";
 
 int cmd_image_prune(struct strata_context *ctx, int argc, char **argv) {
-  static const struct option opts[] = {
-      {"all", no_argument, NULL, 'a'},
-      {"force", no_argument, NULL, 'f'},
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0},
-  };
   struct strata_error *err = NULL;
   cleanup_json json_t *lines = json_array();
   uint64_t reclaimed = 0;
@@ -28,23 +22,8 @@ int cmd_image_prune(struct strata_context *ctx, int argc, char **argv) {
   char size[32];
   int c;
 
-  while ((c = getopt_long(argc, argv, "+afh", opts, NULL)) != -1) {
-    switch (c) {
-    case 'a':
-      all = true;
-      break;
-    case 'f':
-      force = true;
-      break;
-    case 'h':
-      cli_help("image prune", help);
-      return 0;
-    default:
-      return cli_usage("image prune", EXIT_ENGINE, "invalid option");
-    }
-  }
-  if (optind != argc)
-    return cli_usage("image prune", EXIT_ENGINE, "\"image prune\" accepts no arguments");
+  if ((c = cli_prune_options("image prune", help, argc, argv, &all, &force)) >= 0)
+    return c;
   if (!force && !cli_confirm(all ? "WARNING! This will remove all images without at least one "
                                    "container associated to them.\n"
                                  : "WARNING! This will remove all dangling images.\n"))

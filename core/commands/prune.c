@@ -3,6 +3,7 @@
  * they leave unused. */
 #include "config.h"
 
+#include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,40 @@
 #include "layer-store.h"
 #include "lifecycle.h"
 #include "reference.h"
+
+int cli_prune_options(const char *cmd, const char *help_text, int argc, char **argv, bool *all,
+                      bool *force) {
+  static const struct option opts[] = {
+      {"all", no_argument, NULL, 'a'},
+      {"force", no_argument, NULL, 'f'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  int c;
+
+  *force = false;
+  if (all != NULL)
+    *all = false;
+  /* "container prune" has no -a */
+  while ((c = getopt_long(argc, argv, all ? "+afh" : "+fh", all ? opts : opts + 1, NULL)) != -1) {
+    switch (c) {
+    case 'a':
+      *all = true;
+      break;
+    case 'f':
+      *force = true;
+      break;
+    case 'h':
+      cli_help(cmd, help_text);
+      return 0;
+    default:
+      return cli_usage(cmd, EXIT_ENGINE, "invalid option");
+    }
+  }
+  if (optind != argc)
+    return cli_usage(cmd, EXIT_ENGINE, "\"%s\" accepts no arguments", cmd);
+  return -1;
+}
 
 bool cli_confirm(const char *warning) {
   char line[64];
