@@ -88,9 +88,14 @@ void strata_context_free(struct strata_context *ctx) {
 }
 
 int strata_context_plugins(struct strata_context *ctx, struct strata_error **err) {
-  if (ctx->plugins != NULL)
-    return 0;
-  return strata_plugins_load((const char *const *)ctx->plugin_dirs, &ctx->plugins, err);
+  return strata_plugins_load_kinds((const char *const *)ctx->plugin_dirs, STRATA_PLUGINS_ALL,
+                                   &ctx->plugins, err);
+}
+
+int strata_context_plugins_of(struct strata_context *ctx, enum strata_plugin_kind kind,
+                              struct strata_error **err) {
+  return strata_plugins_load_kinds((const char *const *)ctx->plugin_dirs,
+                                   STRATA_PLUGINS_KIND(kind), &ctx->plugins, err);
 }
 
 int strata_context_plugin_init(struct strata_context *ctx, struct strata_plugin *p,
@@ -195,7 +200,7 @@ int strata_context_storage(struct strata_context *ctx, const struct strata_stora
   struct strata_plugin *p = NULL;
 
   if (ctx->storage == NULL) {
-    if (strata_context_plugins(ctx, err) < 0)
+    if (strata_context_plugins_of(ctx, STRATA_PLUGIN_STORAGE, err) < 0)
       return -1;
     if (ctx->store == NULL && strata_context_store(ctx, false, err) < 0)
       return -1;
@@ -254,7 +259,7 @@ int strata_context_storage(struct strata_context *ctx, const struct strata_stora
 int strata_context_isolation(struct strata_context *ctx, struct strata_plugin **out,
                              struct strata_error **err) {
   const char *chosen;
-  if (strata_context_plugins(ctx, err) < 0)
+  if (strata_context_plugins_of(ctx, STRATA_PLUGIN_ISOLATION, err) < 0)
     return -1;
   chosen = strata_config_choose(ctx->cfg, ctx->opts.isolation, "STRATA_ISOLATION", "isolation",
                                 NULL, NULL);
@@ -275,7 +280,7 @@ int strata_context_isolation(struct strata_context *ctx, struct strata_plugin **
 
 int strata_context_transport(struct strata_context *ctx, const char *name,
                              struct strata_plugin **out, struct strata_error **err) {
-  if (strata_context_plugins(ctx, err) < 0)
+  if (strata_context_plugins_of(ctx, STRATA_PLUGIN_TRANSPORT, err) < 0)
     return -1;
   *out = usable_plugin(ctx, STRATA_PLUGIN_TRANSPORT, name, err);
   return *out ? 0 : -1;

@@ -42,6 +42,9 @@ void strata_context_free(struct strata_context *ctx);
 
 /* Loads the plugins (once). */
 int strata_context_plugins(struct strata_context *ctx, struct strata_error **err);
+/* Loads the plugins of KIND (once): a command pays only for the kinds it uses. */
+int strata_context_plugins_of(struct strata_context *ctx, enum strata_plugin_kind kind,
+                              struct strata_error **err);
 /* Opens the store (once) and takes its lock.  An exclusive lock also lets
  * the storage driver recover from interrupted work. */
 int strata_context_store(struct strata_context *ctx, bool exclusive, struct strata_error **err);

@@ -320,6 +320,17 @@ int strata_layer_gc(struct strata_context *ctx, void (*fn)(const char *chain_id,
     snprintf(chain, sizeof(chain), "sha256:%s", *l);
     if (json_object_get(live, chain) != NULL)
       continue;
+    {
+      /* an image's init layer lives as long as the image: `run --rm`
+       * would otherwise make it again on every run */
+      cleanup_json json_t *rec = NULL;
+      if (strata_layer_load(ctx->store, chain, &rec, NULL) == 0 &&
+          json_is_true(json_object_get(rec, "init")) &&
+          json_object_get(rec, "incomplete") == NULL &&
+          json_string_value(json_object_get(rec, "parent")) != NULL &&
+          json_object_get(live, json_string_value(json_object_get(rec, "parent"))) != NULL)
+        continue;
+    }
     log_debug("removing unused layer %s", chain);
     if (ops->layer_remove(state, *l, &e) < 0) {
       log_warning("cannot remove layer %s: %s", chain, e->msg);

@@ -162,7 +162,7 @@ static void load_one(struct strata_plugin_set *set, size_t *nref, const char *pa
   strata_plugin_entry_fn entry;
   const struct strata_plugin_info *info;
   cleanup_error struct strata_error *why = NULL;
-  struct strata_plugin *items;
+  struct strata_plugin **items, *item;
 
   last_dl_error[0] = '\0';
   h = lt_dlopen(path);
@@ -194,48 +194,79 @@ static void load_one(struct strata_plugin_set *set, size_t *nref, const char *pa
     lt_dlclose(h);
     return;
   }
-  items = realloc(set->items, (set->n + 1) * sizeof(*items));
+  /* each plugin is allocated on its own: the context keeps pointers to
+   * them while more kinds are loaded */
+  item = calloc(1, sizeof(*item));
+  items = item ? realloc(set->items, (set->n + 1) * sizeof(*items)) : NULL;
   if (items == NULL) {
+    free(item);
     lt_dlclose(h);
     return;
   }
   set->items = items;
-  items[set->n] = (struct strata_plugin){.path = strdup(path), .info = info, .handle = h};
-  set->n++;
+  *item = (struct strata_plugin){.path = strdup(path), .info = info, .handle = h};
+  items[set->n++] = item;
   log_debug("loaded %s plugin '%s' %s from '%s'", strata_plugin_kind_name(info->kind), info->name,
             info->version ? info->version : "", path);
 }
 
-int strata_plugins_load(const char *const *dirs, struct strata_plugin_set **out,
-                        struct strata_error **err) {
-  struct strata_plugin_set *set;
-  size_t nref = 0;
+/* The kind a file's name announces ("transport-docker.so"), or 0. */
+static uint32_t kind_of_name(const char *path) {
+  const char *base = strrchr(path, '/');
+  base = base ? base + 1 : path;
+  for (uint32_t k = STRATA_PLUGIN_STORAGE; k <= STRATA_PLUGIN_ISOLATION; k++) {
+    const char *name = strata_plugin_kind_name(k);
+    size_t len = strlen(name);
+    if (strncmp(base, name, len) == 0 && base[len] == '-')
+      return k;
+  }
+  return 0;
+}
 
-  if (ltdl_start(err) < 0)
-    return -1;
-  set = calloc(1, sizeof(*set));
+int strata_plugins_load_kinds(const char *const *dirs, unsigned kinds,
+                              struct strata_plugin_set **out, struct strata_error **err) {
+  struct strata_plugin_set *set = *out;
+  /* bit 0 stands for the files whose names announce no kind */
+  unsigned want = (kinds | 1u) & ~(set ? set->loaded : 0u);
+
+  if (want == 0)
+    return 0;
   if (set == NULL) {
-    ltdl_stop();
-    return strata_error_set(err, ENOMEM, "cannot load plugins");
+    if (ltdl_start(err) < 0)
+      return -1;
+    set = calloc(1, sizeof(*set));
+    if (set == NULL) {
+      ltdl_stop();
+      return strata_error_set(err, ENOMEM, "cannot load plugins");
+    }
+    *out = set;
   }
   for (const char *const *d = dirs; d != NULL && *d != NULL; d++) {
     cleanup_strv char **files = list_plugin_files(*d);
     for (char **f = files; f != NULL && *f != NULL; f++)
-      load_one(set, &nref, *f);
+      if (want & (1u << kind_of_name(*f)))
+        load_one(set, &set->nrefused, *f);
   }
-  *out = set;
+  set->loaded |= want;
   return 0;
+}
+
+int strata_plugins_load(const char *const *dirs, struct strata_plugin_set **out,
+                        struct strata_error **err) {
+  *out = NULL;
+  return strata_plugins_load_kinds(dirs, STRATA_PLUGINS_ALL, out, err);
 }
 
 void strata_plugins_free(struct strata_plugin_set *set) {
   if (set == NULL)
     return;
   for (size_t i = 0; i < set->n; i++) {
-    struct strata_plugin *p = &set->items[i];
+    struct strata_plugin *p = set->items[i];
     if (p->initialized && p->info->fini != NULL)
       p->info->fini(p->state);
     lt_dlclose((lt_dlhandle)p->handle);
     free(p->path);
+    free(p);
   }
   free(set->items);
   strv_free(set->refused);
@@ -246,8 +277,8 @@ void strata_plugins_free(struct strata_plugin_set *set) {
 struct strata_plugin *strata_plugins_find(struct strata_plugin_set *set, enum strata_plugin_kind kind,
                                           const char *name) {
   for (size_t i = 0; set != NULL && i < set->n; i++)
-    if (set->items[i].info->kind == (uint32_t)kind && strcmp(set->items[i].info->name, name) == 0)
-      return &set->items[i];
+    if (set->items[i]->info->kind == (uint32_t)kind && strcmp(set->items[i]->info->name, name) == 0)
+      return set->items[i];
   return NULL;
 }
 
@@ -257,7 +288,7 @@ const char **strata_plugins_names(struct strata_plugin_set *set, enum strata_plu
   if (v == NULL)
     return NULL;
   for (size_t i = 0; set != NULL && i < set->n; i++)
-    if (set->items[i].info->kind == (uint32_t)kind)
-      v[k++] = set->items[i].info->name;
+    if (set->items[i]->info->kind == (uint32_t)kind)
+      v[k++] = set->items[i]->info->name;
   return v;
 }

@@ -17,10 +17,23 @@ struct strata_plugin {
 };
 
 struct strata_plugin_set {
-  struct strata_plugin *items;
+  struct strata_plugin **items; /* each allocated on its own: pointers stay valid */
   size_t n;
   char **refused; /* one line per refused file, NULL-terminated */
+  size_t nrefused;
+  unsigned loaded; /* STRATA_PLUGINS_KIND(k) bits of the kinds loaded so far */
 };
+
+/* A kind's bit in strata_plugins_load_kinds's KINDS; PLUGINS_ALL is every kind. */
+#define STRATA_PLUGINS_KIND(k) (1u << (k))
+#define STRATA_PLUGINS_ALL 0xffffffffu
+
+/* Loads into *SET (made when NULL) the plugins of the KINDS not loaded yet.
+ * A file named "KIND-NAME.so" ("storage-overlay.so") is opened only when
+ * its kind is asked for, so `run` never pays for libcurl; any other name is
+ * opened on the first call.  Same rules and failures as strata_plugins_load. */
+int strata_plugins_load_kinds(const char *const *dirs, unsigned kinds,
+                              struct strata_plugin_set **set, struct strata_error **err);
 
 /* Scans each directory of DIRS (NULL-terminated, in priority order) for
  * "*.so" files and loads the valid plugins; a plugin of the same kind and

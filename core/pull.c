@@ -374,7 +374,7 @@ int strata_pull(struct strata_context *ctx, const char *what, const struct strat
   struct pull p = {.ctx = ctx, .opts = opts};
   int r;
 
-  if (strata_context_plugins(ctx, err) < 0)
+  if (strata_context_plugins_of(ctx, STRATA_PLUGIN_TRANSPORT, err) < 0)
     return -1;
   known = strata_plugins_names(ctx->plugins, STRATA_PLUGIN_TRANSPORT);
   if (strata_reference_split_transport(what, known, &transport, &location) < 0)

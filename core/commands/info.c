@@ -128,8 +128,8 @@ static json_t *info_doc(struct strata_context *ctx) {
   list = json_array();
   for (size_t k = 0; k < 3; k++)
     for (size_t i = 0; i < ctx->plugins->n; i++)
-      if (ctx->plugins->items[i].info->kind == (uint32_t)kinds[k])
-        json_array_append_new(list, plugin_doc(ctx, &ctx->plugins->items[i]));
+      if (ctx->plugins->items[i]->info->kind == (uint32_t)kinds[k])
+        json_array_append_new(list, plugin_doc(ctx, ctx->plugins->items[i]));
   json_object_set_new(doc, "Plugins", list);
   list = json_array();
   for (char **r = ctx->plugins->refused; r && *r; r++)
