@@ -42,7 +42,7 @@ int cmd_attach(struct strata_context *ctx, int argc, char **argv) {
       cli_help("attach", help);
       return 0;
     default:
-      return cli_usage("attach", EXIT_ENGINE, "invalid option");
+      return cli_bad_option("attach");
     }
   }
   if (argc - optind != 1)

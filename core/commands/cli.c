@@ -53,16 +53,19 @@ static void print_bad_option(void) {
   }
 }
 
+int cli_bad_option(const char *cmd) {
+  fputs("strata: error: ", stderr);
+  print_bad_option();
+  fprintf(stderr, ". See 'strata %s --help'.\n", cmd);
+  return EXIT_ENGINE;
+}
+
 int cli_usage(const char *cmd, int code, const char *fmt, ...) {
   va_list ap;
   fputs("strata: error: ", stderr);
-  if (strcmp(fmt, "invalid option") == 0 && cli_argv != NULL) {
-    print_bad_option();
-  } else {
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-  }
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
   fprintf(stderr, ". See 'strata %s --help'.\n", cmd);
   return code;
 }
@@ -150,7 +153,7 @@ int cli_args_only(const char *cmd, const char *help, int argc, char **argv, int 
     return 0;
   }
   if (c != -1)
-    return cli_usage(cmd, EXIT_ENGINE, "invalid option");
+    return cli_bad_option(cmd);
   if (exact && argc - optind != min)
     return cli_usage(cmd, EXIT_ENGINE, "\"%s\" requires exactly %d argument%s", cmd, min,
                      min == 1 ? "" : "s");

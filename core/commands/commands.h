@@ -67,11 +67,13 @@ int cli_stop_containers(struct strata_context *ctx, const char *cmd, const char 
  * least (EXACT: exactly) MIN arguments.  Returns -1 to go on with the
  * arguments from optind, or the code to exit with. */
 int cli_args_only(const char *cmd, const char *help, int argc, char **argv, int min, bool exact);
-/* The command's arguments, for cli_usage's "invalid option" message. */
+/* The command's arguments, for cli_bad_option's message. */
 void cli_set_args(int argc, char **argv);
-/* A usage error: message plus "See 'strata CMD --help'.", returns CODE.
- * FMT "invalid option", right after getopt_long refused an option, names
- * that option the way Docker does ("unknown flag: --bogus"). */
+/* Right after getopt_long refused an option: names it the way Docker does
+ * ("unknown flag: --bogus", "flag needs an argument: --format") plus "See
+ * 'strata CMD --help'.", returns 125. */
+int cli_bad_option(const char *cmd);
+/* A usage error: message plus "See 'strata CMD --help'.", returns CODE. */
 int cli_usage(const char *cmd, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Prints the command's help. */
 void cli_help(const char *cmd, const char *options);

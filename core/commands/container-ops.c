@@ -458,7 +458,7 @@ int cli_parse_run_options(const char *cmd, int argc, char **argv, struct cli_run
     }
     default:
       free(env_files);
-      return cli_usage(cmd, EXIT_ENGINE, "invalid option");
+      return cli_bad_option(cmd);
     }
     if (list != NULL && strv_push(list, optarg) < 0) {
       free(env_files);

@@ -95,7 +95,7 @@ int cmd_exec(struct strata_context *ctx, int argc, char **argv) {
       cli_help("exec", help);
       return 0;
     default:
-      return cli_usage("exec", EXIT_ENGINE, "invalid option");
+      return cli_bad_option("exec");
     }
   }
   if (argc - optind < 2)

@@ -97,7 +97,7 @@ int cmd_history(struct strata_context *ctx, int argc, char **argv) {
       cli_help("history", help);
       return 0;
     default:
-      return cli_usage("history", 125, "invalid option");
+      return cli_bad_option("history");
     }
   }
   if (argc - optind != 1)

@@ -210,7 +210,7 @@ int cmd_images(struct strata_context *ctx, int argc, char **argv) {
     default:
       json_decref(pf.filters);
       json_decref(records);
-      return cli_usage("images", 125, "invalid option");
+      return cli_bad_option("images");
     }
   }
   filter = optind < argc ? argv[optind] : NULL;

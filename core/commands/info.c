@@ -209,7 +209,7 @@ int cmd_info(struct strata_context *ctx, int argc, char **argv) {
       cli_help("info", help);
       return 0;
     default:
-      return cli_usage("info", EXIT_ENGINE, "invalid option");
+      return cli_bad_option("info");
     }
   }
   if (optind < argc)

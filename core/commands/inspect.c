@@ -101,7 +101,7 @@ int cmd_inspect(struct strata_context *ctx, int argc, char **argv) {
       cli_help("inspect", help);
       return 0;
     default:
-      return cli_usage("inspect", 125, "invalid option");
+      return cli_bad_option("inspect");
     }
   }
   if (optind >= argc)

@@ -36,7 +36,7 @@ int cmd_kill(struct strata_context *ctx, int argc, char **argv) {
       cli_help("kill", help);
       return 0;
     default:
-      return cli_usage("kill", EXIT_ENGINE, "invalid option");
+      return cli_bad_option("kill");
     }
   }
   if (optind >= argc)

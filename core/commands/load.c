@@ -112,7 +112,7 @@ int cmd_load(struct strata_context *ctx, int argc, char **argv) {
       cli_help("load", help);
       return 0;
     default:
-      return cli_usage("load", EXIT_ENGINE, "invalid option");
+      return cli_bad_option("load");
     }
   }
   if (optind != argc)

@@ -104,7 +104,7 @@ int cmd_login(struct strata_context *ctx, int argc, char **argv) {
       return 0;
     default:
       secret_free(password);
-      return cli_usage("login", EXIT_ENGINE, "invalid option");
+      return cli_bad_option("login");
     }
   }
   if (argc - optind > 1) {

@@ -98,7 +98,7 @@ int cmd_logs(struct strata_context *ctx, int argc, char **argv) {
       cli_help("logs", help);
       return 0;
     default:
-      return cli_usage("logs", EXIT_ENGINE, "invalid option");
+      return cli_bad_option("logs");
     }
   }
   if (argc - optind != 1)

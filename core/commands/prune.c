@@ -43,7 +43,7 @@ int cli_prune_options(const char *cmd, const char *help_text, int argc, char **a
       cli_help(cmd, help_text);
       return 0;
     default:
-      return cli_usage(cmd, EXIT_ENGINE, "invalid option");
+      return cli_bad_option(cmd);
     }
   }
   if (optind != argc)

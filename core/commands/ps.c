@@ -402,7 +402,7 @@ int cmd_ps(struct strata_context *ctx, int argc, char **argv) {
       return 0;
     default:
       ps_filter_clear(&pf);
-      return cli_usage("ps", 125, "invalid option");
+      return cli_bad_option("ps");
     }
   }
   if (strata_context_store(ctx, false, &err) < 0 ||

@@ -80,7 +80,7 @@ int cmd_pull(struct strata_context *ctx, int argc, char **argv) {
       cli_help("pull", help);
       return 0;
     default:
-      return cli_usage("pull", EXIT_ENGINE, "invalid option");
+      return cli_bad_option("pull");
     }
   }
   if (argc - optind != 1)

@@ -40,7 +40,7 @@ int cmd_rm(struct strata_context *ctx, int argc, char **argv) {
       cli_help("rm", help);
       return 0;
     default:
-      return cli_usage("rm", 125, "invalid option");
+      return cli_bad_option("rm");
     }
   }
   if (optind >= argc)

@@ -139,7 +139,7 @@ int cmd_rmi(struct strata_context *ctx, int argc, char **argv) {
       cli_help("rmi", help);
       return 0;
     default:
-      return cli_usage("rmi", 125, "invalid option");
+      return cli_bad_option("rmi");
     }
   }
   if (optind >= argc)

@@ -313,7 +313,7 @@ int cmd_save(struct strata_context *ctx, int argc, char **argv) {
       cli_help("save", help);
       return 0;
     default:
-      return cli_usage("save", EXIT_ENGINE, "invalid option");
+      return cli_bad_option("save");
     }
   }
   if (optind >= argc)

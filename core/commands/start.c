@@ -36,7 +36,7 @@ int cmd_start(struct strata_context *ctx, int argc, char **argv) {
       cli_help("start", help);
       return 0;
     default:
-      return cli_usage("start", EXIT_ENGINE, "invalid option");
+      return cli_bad_option("start");
     }
   }
   if (optind >= argc)

@@ -51,7 +51,7 @@ int cli_stop_containers(struct strata_context *ctx, const char *cmd, const char 
       cli_help(cmd, help_text);
       return 0;
     default:
-      return cli_usage(cmd, EXIT_ENGINE, "invalid option");
+      return cli_bad_option(cmd);
     }
   }
   if (optind >= argc)

@@ -184,7 +184,7 @@ int cmd_system_df(struct strata_context *ctx, int argc, char **argv) {
       cli_help("system df", help);
       return 0;
     default:
-      return cli_usage("system df", EXIT_ENGINE, "invalid option");
+      return cli_bad_option("system df");
     }
   }
   if (optind != argc)

@@ -60,7 +60,7 @@ int cmd_version(struct strata_context *ctx, int argc, char **argv) {
       cli_help("version", help);
       return 0;
     default:
-      return cli_usage("version", EXIT_ENGINE, "invalid option");
+      return cli_bad_option("version");
     }
   }
   if (optind < argc)
