@@ -202,8 +202,11 @@ static int chroot_run(void *state, const struct strata_run_spec *spec, struct st
     host->error(err, f.errnum, "cannot start container: %s", f.what);
     return STRATA_RUN_ENGINE_ERROR;
   }
-  if (strata_run_exit_code(status) >= 0)
-    return strata_run_exit_code(status);
+  {
+    int code = strata_run_exit_code(status);
+    if (code >= 0)
+      return code;
+  }
   return host->error(err, 0, "container ended in an unknown way");
 }
 

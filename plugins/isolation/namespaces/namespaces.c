@@ -1427,8 +1427,11 @@ static int ns_run(void *state, const struct strata_run_spec *spec, struct strata
   etc_files_remove(etc_top, spec->id);
   if (n == (ssize_t)sizeof(f))
     return failure_result(&f, "cannot start container", err);
-  if (strata_run_exit_code(status) >= 0)
-    return strata_run_exit_code(status);
+  {
+    int code = strata_run_exit_code(status);
+    if (code >= 0)
+      return code;
+  }
   return host->error(err, 0, "container ended in an unknown way");
 }
 

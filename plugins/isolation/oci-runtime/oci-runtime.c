@@ -518,8 +518,11 @@ static int oci_run(void *state, const struct strata_run_spec *spec, struct strat
     host->error(err, 0, "%s: %s", st->runtime, msg);
     return STRATA_RUN_ENGINE_ERROR;
   }
-  if (strata_run_exit_code(status) >= 0)
-    return strata_run_exit_code(status);
+  {
+    int code = strata_run_exit_code(status);
+    if (code >= 0)
+      return code;
+  }
   return host->error(err, 0, "the OCI runtime ended in an unknown way");
 
 fail: {
