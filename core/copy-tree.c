@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "node-set.h"
 
 /* The tree is walked by one thread, which makes every directory, symlink,
  * node and (empty) file; the file contents are copied by a few workers, as
@@ -40,11 +41,6 @@ struct dir_meta {
   char *rel;
 };
 
-struct link_seen {
-  dev_t dev;
-  ino_t ino;
-  char *rel;
-};
 
 struct copier {
   unsigned flags;
@@ -60,10 +56,12 @@ struct copier {
   /* the walker's own */
   struct dir_meta *dirs;
   size_t ndirs, dirs_cap;
-  struct link_seen *links;
-  size_t nlinks, links_cap;
-  uint64_t bytes;
+  struct node_set links; /* inodes with several names: the first one's path */
+  uint64_t disk; /* what the new inodes took: atomic, the workers add theirs */
 };
+
+/* flags of our own, beside the host's STRATA_COPY_* */
+#define COPY_LINK_FILES 0x100u /* strata_link_tree */
 
 static bool failed(struct copier *c) {
   bool f;
@@ -179,12 +177,21 @@ static int copy_data(struct copier *c, int in, int out, off_t size) {
   return ftruncate(out, size);
 }
 
+/* Adds what the inode made (FD, or NAME below the directory FD) takes. */
+static void count_disk(struct copier *c, int fd, const char *name) {
+  struct stat st;
+  if ((name ? fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) : fstat(fd, &st)) == 0)
+    __atomic_add_fetch(&c->disk, (uint64_t)st.st_blocks * 512, __ATOMIC_RELAXED);
+}
+
 static void run_job(struct copier *c, struct file_job *j) {
   if (!failed(c)) {
     if (copy_data(c, j->in, j->out, j->st.st_size) < 0)
       fail(c, errno, "cannot copy '%s'", j->rel);
     else if (copy_meta_fd(c, j->in, j->out, &j->st) < 0)
       fail(c, errno, "cannot set metadata of '%s'", j->rel);
+    else
+      count_disk(c, j->out, NULL);
   }
   close(j->in);
   close(j->out);
@@ -236,27 +243,27 @@ static int copy_entry(struct copier *c, int src, int dst, const char *name, cons
     return fail(c, errno, "cannot stat '%s'", rel);
   ts[0] = st.st_atim;
   ts[1] = st.st_mtim;
+  if ((c->flags & COPY_LINK_FILES) && !S_ISDIR(st.st_mode)) {
+    if (linkat(src, name, dst, name, 0) == 0)
+      return 0;
+    if (errno != EMLINK && errno != EPERM)
+      return fail(c, errno, "cannot link '%s'", rel);
+    /* as many names as the file system allows (or, in a user namespace,
+     * an owner we may not link for): this name gets a copy of its own,
+     * which the inode's further names then share */
+  }
   if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
-    for (size_t i = 0; i < c->nlinks; i++)
-      if (c->links[i].dev == st.st_dev && c->links[i].ino == st.st_ino) {
-        if (linkat(c->dstroot, c->links[i].rel, dst, name, 0) < 0)
-          return fail(c, errno, "cannot link '%s'", rel);
-        return 0;
-      }
-    if (c->nlinks == c->links_cap) {
-      size_t cap = c->links_cap ? c->links_cap * 2 : 64;
-      struct link_seen *n = reallocarray(c->links, cap, sizeof(*n));
-      if (n == NULL)
-        return fail(c, ENOMEM, "cannot copy '%s'", rel);
-      c->links = n;
-      c->links_cap = cap;
-    }
-    c->links[c->nlinks].rel = strdup(rel);
-    if (c->links[c->nlinks].rel == NULL)
+    bool added;
+    struct node *n = node_set_add(&c->links, st.st_dev, st.st_ino, NULL, &added);
+    if (n == NULL)
       return fail(c, ENOMEM, "cannot copy '%s'", rel);
-    c->links[c->nlinks].dev = st.st_dev;
-    c->links[c->nlinks].ino = st.st_ino;
-    c->nlinks++;
+    if (!added) {
+      if (linkat(c->dstroot, n->value, dst, name, 0) < 0)
+        return fail(c, errno, "cannot link '%s'", rel);
+      return 0;
+    }
+    if ((n->value = strdup(rel)) == NULL)
+      return fail(c, ENOMEM, "cannot copy '%s'", rel);
   }
   if (S_ISDIR(st.st_mode)) {
     struct dir_meta *m;
@@ -284,6 +291,7 @@ static int copy_entry(struct copier *c, int src, int dst, const char *name, cons
     }
     m = &c->dirs[c->ndirs++];
     *m = (struct dir_meta){.ts = {st.st_atim, st.st_mtim}, .rel = strdup(rel)};
+    count_disk(c, out, NULL);
     if (m->rel == NULL || copy_meta_fd(c, in, out, &st) < 0) {
       close(in);
       close(out);
@@ -306,7 +314,6 @@ static int copy_entry(struct copier *c, int src, int dst, const char *name, cons
       return fail(c, e, "cannot create '%s'", rel);
     }
     j.rel = strdup(rel);
-    c->bytes += (uint64_t)st.st_size;
     submit(c, &j, nworkers);
     return 0;
   }
@@ -320,6 +327,7 @@ static int copy_entry(struct copier *c, int src, int dst, const char *name, cons
         fchownat(dst, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0 ||
         utimensat(dst, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
       return fail(c, errno, "cannot create link '%s'", rel);
+    count_disk(c, dst, name);
     return 0;
   }
   /* devices, FIFOs, sockets: the name was just made, so fchmodat (which
@@ -359,7 +367,8 @@ static int walk(struct copier *c, int src, int dst, const char *rel, size_t nwor
   return 0;
 }
 
-int strata_copy_tree(int srcfd, int dstfd, unsigned flags, struct strata_error **err) {
+static int copy_tree(int srcfd, int dstfd, unsigned flags, uint64_t *disk,
+                     struct strata_error **err) {
   struct copier c = {.flags = flags, .dstroot = dstfd, .try_clone = true};
   pthread_t threads[MAX_WORKERS];
   size_t nworkers = 0;
@@ -397,9 +406,7 @@ int strata_copy_tree(int srcfd, int dstfd, unsigned flags, struct strata_error *
       fail(&c, errno, "cannot set the times of '%s'", "/");
   } else if (c.err == NULL)
     fail(&c, errno, "cannot set metadata of '%s'", "/");
-  for (size_t i = 0; i < c.nlinks; i++)
-    free(c.links[i].rel);
-  free(c.links);
+  node_set_free(&c.links);
   free(c.dirs);
   pthread_cond_destroy(&c.not_full);
   pthread_cond_destroy(&c.not_empty);
@@ -413,7 +420,17 @@ int strata_copy_tree(int srcfd, int dstfd, unsigned flags, struct strata_error *
     return -1;
   }
   (void)r;
+  if (disk != NULL)
+    *disk = c.disk;
   return 0;
+}
+
+int strata_copy_tree(int srcfd, int dstfd, unsigned flags, struct strata_error **err) {
+  return copy_tree(srcfd, dstfd, flags & ~COPY_LINK_FILES, NULL, err);
+}
+
+int strata_link_tree(int srcfd, int dstfd, uint64_t *bytes, struct strata_error **err) {
+  return copy_tree(srcfd, dstfd, COPY_LINK_FILES, bytes, err);
 }
 
 /* ------------------------------------------------------------------ disk usage */
@@ -421,25 +438,13 @@ int strata_copy_tree(int srcfd, int dstfd, unsigned flags, struct strata_error *
 struct usage_walk {
   dev_t dev;
   uint64_t bytes;
-  /* inodes with more than one link, counted once */
-  struct link_seen *seen;
-  size_t nseen, cap;
+  struct node_set seen; /* inodes with more than one link, counted once */
 };
 
+/* false the first time (and when out of memory: counted twice then) */
 static bool seen_before(struct usage_walk *u, const struct stat *st) {
-  for (size_t i = 0; i < u->nseen; i++)
-    if (u->seen[i].ino == st->st_ino && u->seen[i].dev == st->st_dev)
-      return true;
-  if (u->nseen == u->cap) {
-    size_t cap = u->cap ? u->cap * 2 : 64;
-    struct link_seen *n = reallocarray(u->seen, cap, sizeof(*n));
-    if (n == NULL)
-      return false;
-    u->seen = n;
-    u->cap = cap;
-  }
-  u->seen[u->nseen++] = (struct link_seen){st->st_dev, st->st_ino, NULL};
-  return false;
+  bool added;
+  return node_set_add(&u->seen, st->st_dev, st->st_ino, NULL, &added) != NULL && !added;
 }
 
 /* Opens directory NAME below AT for a walk that only reads: without
@@ -519,7 +524,7 @@ int strata_disk_usage(int at, const char *path, int reffd, uint64_t *bytes,
   u.dev = st.st_dev;
   u.bytes = reffd >= 0 ? 0 : (uint64_t)st.st_blocks * 512;
   r = usage_dir(&u, dirfd, reffd, err);
-  free(u.seen);
+  node_set_free(&u.seen);
   if (r == 0)
     *bytes = u.bytes;
   return r;

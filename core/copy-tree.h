@@ -16,6 +16,13 @@
  * few threads at once.  FLAGS: STRATA_COPY_*. */
 int strata_copy_tree(int srcfd, int dstfd, unsigned flags, struct strata_error **err);
 
+/* The host table's link_tree: the same tree as strata_copy_tree makes,
+ * but every non-directory in it is a hardlink to SRCFD's, so the two share
+ * their files; a name that cannot take another link gets a copy.  Only for
+ * a tree nobody writes into in place (a layer).  *BYTES gets what the new
+ * tree took: its directories and any copies. */
+int strata_link_tree(int srcfd, int dstfd, uint64_t *bytes, struct strata_error **err);
+
 /* The host table's disk_usage: allocated bytes under the directory PATH
  * below AT (AT itself when PATH is NULL or ""), each inode once; with
  * REFFD >= 0, leaving out what is shared with that tree (same path, inode

@@ -71,6 +71,7 @@ static const struct strata_host host = {
     .open_area = host_open_area,
     .copy_tree = strata_copy_tree,
     .disk_usage = strata_disk_usage,
+    .link_tree = strata_link_tree,
 };
 
 const struct strata_host *strata_host_table(void) { return &host; }

@@ -114,18 +114,21 @@ static int drain(struct tar_reader *r) {
   }
 }
 
-/* Records in REC the disk committed layer HEX takes, measured once now that
- * it is final: `system df` reads the record and never walks a layer. */
+/* Records in REC the disk committed layer HEX takes, so that `system df`
+ * reads a record and never walks a layer.  A driver that can tell on the
+ * cheap says (an overlay layer's directory holds only its own files); for
+ * the others it is what the stage took before (STAGE->usage) plus WRITTEN,
+ * what the layer engine made in it, counted as it wrote: a snapshot or
+ * hardlinked copy of the parent is a whole tree, too big to walk. */
 static void record_usage(const struct strata_storage_ops *ops, void *state, const char *hex,
-                         json_t *rec) {
+                         const struct strata_layer_stage *stage, uint64_t written, json_t *rec) {
   cleanup_error struct strata_error *e = NULL;
-  uint64_t du = 0;
-  if (ops->version < 2 || ops->layer_usage == NULL)
-    return;
-  if (ops->layer_usage(state, hex, &du, &e) == 0)
-    json_object_set_new(rec, "disk_usage", json_integer((json_int_t)du));
-  else
+  uint64_t du = stage->usage + written;
+  if (ops->version >= 2 && ops->layer_usage != NULL && ops->layer_usage(state, hex, &du, &e) < 0) {
     log_warning("cannot measure layer %.12s: %s", hex, e->msg);
+    return;
+  }
+  json_object_set_new(rec, "disk_usage", json_integer((json_int_t)du));
 }
 
 /* *SPLIT gets the tar-split record of the stream, or NULL when it could
@@ -133,12 +136,11 @@ static void record_usage(const struct strata_storage_ops *ops, void *state, cons
  * byte for byte).  The stream is FD, or LI's read callback when it has one. */
 static int apply_stream(int fd, const struct strata_layer_import *li, int rootfd,
                         enum strata_whiteout_mode mode, const char *what,
-                        char diff_id[STRATA_DIGEST_STR_LEN + 1], uint64_t *size, char **split,
-                        size_t *split_len, struct strata_error **err) {
+                        char diff_id[STRATA_DIGEST_STR_LEN + 1], struct strata_layer_stats *stats,
+                        char **split, size_t *split_len, struct strata_error **err) {
   struct tar_reader r = {0};
   struct strata_layer_hooks hooks = {.file = split_file, .arg = &r};
   struct archive *a = NULL;
-  struct strata_layer_stats stats = {0};
   int ret = -1;
 
   if ((li->read != NULL ? strata_decompressor_new_reader(li->read, li->read_arg, &r.dec, err)
@@ -162,7 +164,7 @@ static int apply_stream(int fd, const struct strata_layer_import *li, int rootfd
     strata_error_wrap(err, "layer %s", what);
     goto out;
   }
-  if (strata_layer_apply_hooked(rootfd, a, mode, &stats, &hooks, err) < 0) {
+  if (strata_layer_apply_hooked(rootfd, a, mode, stats, &hooks, err) < 0) {
     if (r.err) { /* the real cause is the stream, not the tar parser */
       strata_error_free(*err);
       *err = steal_ptr(r.err);
@@ -176,7 +178,6 @@ static int apply_stream(int fd, const struct strata_layer_import *li, int rootfd
     goto out;
   }
   strata_hasher_final(r.diff, diff_id);
-  *size = stats.size;
   *split = NULL;
   *split_len = 0;
   if (r.split != NULL) {
@@ -201,6 +202,7 @@ int strata_layer_import(struct strata_context *ctx, int fd, const struct strata_
   const struct strata_storage_ops *ops;
   void *state;
   struct strata_layer_stage stage = {.size = sizeof(stage), .dirfd = -1};
+  struct strata_layer_stats stats = {0};
   char diff_id[STRATA_DIGEST_STR_LEN + 1];
   char path[128], split_path[128];
   cleanup_json json_t *rec = NULL;
@@ -216,10 +218,11 @@ int strata_layer_import(struct strata_context *ctx, int fd, const struct strata_
                        &stage, err) < 0)
     return strata_error_wrap(err, "cannot stage layer %s", li->blob_digest);
   if (apply_stream(fd, li, stage.dirfd, (enum strata_whiteout_mode)stage.whiteout_mode,
-                   li->blob_digest, diff_id, size, &split, &split_len, err) < 0) {
+                   li->blob_digest, diff_id, &stats, &split, &split_len, err) < 0) {
     ops->layer_abort(state, hex, &stage);
     return -1;
   }
+  *size = stats.size;
   if (strcmp(diff_id, li->diff_id) != 0) {
     ops->layer_abort(state, hex, &stage);
     return strata_error_set(err, 0,
@@ -247,7 +250,7 @@ int strata_layer_import(struct strata_context *ctx, int fd, const struct strata_
     strata_store_remove(ctx->store, path, NULL);
     return strata_error_wrap(err, "cannot commit layer %s", li->blob_digest);
   }
-  record_usage(ops, state, hex, rec);
+  record_usage(ops, state, hex, &stage, stats.disk, rec);
   json_object_del(rec, "incomplete");
   snprintf(split_path, sizeof(split_path), "layers/%s.tar-split", hex);
   if (split != NULL) {
@@ -389,8 +392,10 @@ void strata_diff_dirs_clear(struct strata_diff_dirs *d) {
 static const char *const init_dirs[] = {"proc", "sys", "dev", "etc"};
 static const char *const init_files[] = {"etc/hostname", "etc/hosts", "etc/resolv.conf"};
 
-static int fill_init_layer(int rootfd, struct strata_error **err) {
+/* *DISK gets what the entries made take. */
+static int fill_init_layer(int rootfd, uint64_t *disk, struct strata_error **err) {
   struct stat st;
+  *disk = 0;
   for (size_t i = 0; i < sizeof(init_dirs) / sizeof(init_dirs[0]); i++) {
     if (fstatat(rootfd, init_dirs[i], &st, AT_SYMLINK_NOFOLLOW) == 0)
       continue; /* whatever the image has (a symlink is the backend's to refuse) */
@@ -399,6 +404,8 @@ static int fill_init_layer(int rootfd, struct strata_error **err) {
     if ((mkdirat(rootfd, init_dirs[i], 0755) < 0 && errno != EEXIST) ||
         fchmodat(rootfd, init_dirs[i], 0755, 0) < 0) /* mkdir went through the umask */
       return strata_error_set(err, errno, "cannot create /%s", init_dirs[i]);
+    if (fstatat(rootfd, init_dirs[i], &st, AT_SYMLINK_NOFOLLOW) == 0)
+      *disk += (uint64_t)st.st_blocks * 512;
   }
   for (size_t i = 0; i < sizeof(init_files) / sizeof(init_files[0]); i++) {
     cleanup_close int fd = -1;
@@ -414,6 +421,8 @@ static int fill_init_layer(int rootfd, struct strata_error **err) {
     fd = openat(rootfd, init_files[i], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0 || fchmod(fd, 0644) < 0)
       return strata_error_set(err, errno, "cannot create /%s", init_files[i]);
+    if (fstat(fd, &st) == 0)
+      *disk += (uint64_t)st.st_blocks * 512;
   }
   return 0;
 }
@@ -427,6 +436,7 @@ int strata_layer_init(struct strata_context *ctx, const char *top, char **init_c
   cleanup_free char *seed = NULL;
   cleanup_json json_t *rec = NULL;
   const char *hex;
+  uint64_t disk;
 
   if (asprintf(&seed, "strata init layer v1 on %s", top) < 0)
     return strata_error_set(err, ENOMEM, "cannot create the init layer");
@@ -444,7 +454,7 @@ int strata_layer_init(struct strata_context *ctx, const char *top, char **init_c
     strata_error_wrap(err, "cannot stage the init layer");
     goto fail;
   }
-  if (fill_init_layer(stage.dirfd, err) < 0) {
+  if (fill_init_layer(stage.dirfd, &disk, err) < 0) {
     ops->layer_abort(state, hex, &stage);
     strata_error_wrap(err, "cannot create the init layer");
     goto fail;
@@ -463,7 +473,7 @@ int strata_layer_init(struct strata_context *ctx, const char *top, char **init_c
     strata_error_wrap(err, "cannot commit the init layer");
     goto fail;
   }
-  record_usage(ops, state, hex, rec);
+  record_usage(ops, state, hex, &stage, disk, rec);
   json_object_del(rec, "incomplete");
   if (strata_store_write_json(ctx->store, path, rec, err) < 0)
     goto fail; /* the incomplete record lets the garbage collector find it */

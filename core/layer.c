@@ -15,6 +15,7 @@
 
 #include "cleanup.h"
 #include "log.h"
+#include "node-set.h"
 #include "safe-path.h"
 
 #define LOG_DOMAIN "layer"
@@ -23,21 +24,6 @@
 #define WHITEOUT_META_PREFIX ".wh..wh."
 #define WHITEOUT_OPAQUE ".wh..wh..opq"
 #define OVERLAY_OPAQUE_XATTR "trusted.overlay.opaque"
-
-/* A hash set of (dev, ino, name) keys.  With a name it identifies "NAME
- * inside the directory dev:ino"; without one, an inode. */
-struct node {
-  bool used;
-  dev_t dev;
-  ino_t ino;
-  char *name;
-};
-
-struct node_set {
-  struct node *slots;
-  size_t cap; /* 0 or a power of two */
-  size_t len;
-};
 
 struct dir_time {
   char *path;
@@ -81,81 +67,27 @@ static int move_error(struct strata_error **err, struct strata_error **local) {
   return -1;
 }
 
-static uint64_t node_hash(dev_t dev, ino_t ino, const char *name) {
-  uint64_t h = 14695981039346656037ULL;
-  h = (h ^ (uint64_t)dev) * 1099511628211ULL;
-  h = (h ^ (uint64_t)ino) * 1099511628211ULL;
-  if (name != NULL)
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-      h = (h ^ *p) * 1099511628211ULL;
-  return h ^ (h >> 31);
-}
-
-static struct node *node_slot(struct node *slots, size_t cap, dev_t dev, ino_t ino,
-                              const char *name) {
-  size_t i = (size_t)node_hash(dev, ino, name) & (cap - 1);
-  for (;; i = (i + 1) & (cap - 1)) {
-    struct node *n = &slots[i];
-    if (!n->used)
-      return n;
-    if (n->dev == dev && n->ino == ino &&
-        (name == NULL ? n->name == NULL : n->name != NULL && strcmp(n->name, name) == 0))
-      return n;
-  }
-}
-
-static bool node_set_has(const struct node_set *s, dev_t dev, ino_t ino, const char *name) {
-  if (s->cap == 0)
-    return false;
-  return node_slot(s->slots, s->cap, dev, ino, name)->used;
-}
-
-static int node_set_add(struct node_set *s, dev_t dev, ino_t ino, const char *name) {
-  struct node *n;
-
-  if ((s->len + 1) * 2 > s->cap) {
-    size_t cap = s->cap ? s->cap * 2 : 256;
-    struct node *slots = calloc(cap, sizeof(*slots));
-    if (slots == NULL)
-      return -1;
-    for (size_t i = 0; i < s->cap; i++)
-      if (s->slots[i].used)
-        *node_slot(slots, cap, s->slots[i].dev, s->slots[i].ino, s->slots[i].name) = s->slots[i];
-    free(s->slots);
-    s->slots = slots;
-    s->cap = cap;
-  }
-  n = node_slot(s->slots, s->cap, dev, ino, name);
-  if (n->used)
-    return 0;
-  n->name = NULL;
-  if (name != NULL && (n->name = strdup(name)) == NULL)
-    return -1;
-  n->used = true;
-  n->dev = dev;
-  n->ino = ino;
-  s->len++;
-  return 0;
-}
-
-static void node_set_free(struct node_set *s) {
-  for (size_t i = 0; i < s->cap; i++)
-    free(s->slots[i].name);
-  free(s->slots);
+/* S: an inode this layer just made (hardlinks and whiteouts make none
+ * that take space) */
+static void count_disk(struct apply_state *st, const struct stat *s) {
+  if (st->stats)
+    st->stats->disk += (uint64_t)s->st_blocks * 512;
 }
 
 static bool tracking(const struct apply_state *st) { return st->mode == STRATA_WHITEOUT_IN_PLACE; }
 
 static int mark_written(struct apply_state *st, const struct entry_ctx *e,
                         struct strata_error **err) {
-  if (tracking(st) && node_set_add(&st->written, e->pst.st_dev, e->pst.st_ino, e->base) < 0)
+  bool added;
+  if (tracking(st) && !node_set_add(&st->written, e->pst.st_dev, e->pst.st_ino, e->base, &added))
     return strata_error_set(err, ENOMEM, "layer entry '%s'", e->name);
   return 0;
 }
 
 static int mark_fresh(struct apply_state *st, const struct stat *dst, const char *name,
                       struct strata_error **err) {
-  if (tracking(st) && node_set_add(&st->fresh, dst->st_dev, dst->st_ino, NULL) < 0)
+  bool added;
+  if (tracking(st) && !node_set_add(&st->fresh, dst->st_dev, dst->st_ino, NULL, &added))
     return strata_error_set(err, ENOMEM, "layer entry '%s'", name);
   return 0;
 }
@@ -427,6 +359,8 @@ static int apply_file(struct apply_state *st, struct archive *a, const struct en
   entry_times(e->entry, ts);
   if (futimens(fd, ts) < 0)
     return strata_error_set(err, errno, "cannot set times of '%s'", e->name);
+  if (st->stats && fstat(fd, &old) == 0) /* delayed allocation counts already */
+    count_disk(st, &old);
   return 0;
 }
 
@@ -452,8 +386,11 @@ static int apply_dir(struct apply_state *st, const struct entry_ctx *e, struct s
     return strata_error_set(err, errno, "cannot stat '%s'", e->name);
   if (mark_written(st, e, err) < 0)
     return -1;
-  if (room != ROOM_KEPT_DIR && mark_fresh(st, &s, e->name, err) < 0)
-    return -1;
+  if (room != ROOM_KEPT_DIR) {
+    if (mark_fresh(st, &s, e->name, err) < 0)
+      return -1;
+    count_disk(st, &s);
+  }
   /* This directory replaces a whiteout from earlier in the same layer: it
    * must not merge with the lower one it whited out. */
   if (st->mode == STRATA_WHITEOUT_OVERLAY && room == ROOM_REPLACED && S_ISCHR(old.st_mode) &&
@@ -482,6 +419,8 @@ static int apply_symlink(struct apply_state *st, const struct entry_ctx *e,
     return strata_error_set(err, errno, "cannot create symlink '%s'", e->name);
   if (mark_written(st, e, err) < 0)
     return -1;
+  if (st->stats && fstatat(e->pfd, e->base, &old, AT_SYMLINK_NOFOLLOW) == 0)
+    count_disk(st, &old); /* a long target takes a block */
   if (fchownat(e->pfd, e->base, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
     return strata_error_set(err, errno, "cannot chown '%s'", e->name);
   entry_times(e->entry, ts);

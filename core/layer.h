@@ -15,6 +15,8 @@
 struct strata_layer_stats {
   uint64_t size;    /* bytes of regular-file content written */
   uint64_t entries; /* tar entries applied */
+  uint64_t disk;    /* what the inodes made took on disk: a layer's usage is
+                     * recorded as it is written, never walked */
 };
 
 /* Read every entry of A (opened by the caller, tar format, already

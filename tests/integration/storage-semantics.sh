@@ -140,6 +140,27 @@ for D in $DRIVERS; do
     check_table "$D: system df's table" "$OUT" "TYPE|TOTAL|ACTIVE|SIZE|RECLAIMABLE"
     bad=$(jq -r 'select(.disk_usage == null) | .chain_id' "$ROOT"/layers/*.json | head -3)
     check_eq "$D: every layer record holds its disk usage" "" "$bad"
+    # What a layer holds on its own was counted as it was written: a base
+    # layer's whole tree, and for a copy layer only what it does not share
+    # with its parent (hardlinks), as du sees it.
+    bad=
+    while IFS=$'\t' read -r hex parent rec; do
+        case $D in
+        overlay) dir=$ROOT/storage/overlay/layers/$hex pdir= ;;
+        *) dir=$ROOT/storage/$D/layers/$hex pdir=$ROOT/storage/$D/layers/$parent ;;
+        esac
+        if [ "$parent" = - ]; then
+            du=$(du -s -B1 "$dir" | cut -f1)
+        elif [ "$D" = copy ]; then
+            du=$(du -s -B1 "$pdir" "$dir" | tail -1 | cut -f1)
+        else
+            continue
+        fi
+        [ "$rec" -ge $((du * 9 / 10 - 65536)) ] && [ "$rec" -le $((du * 11 / 10 + 65536)) ] ||
+            bad="$bad ${hex:0:12}:$rec/$du"
+    done < <(jq -r '[(.chain_id | ltrimstr("sha256:")), (.parent // "-" | ltrimstr("sha256:")),
+                     .disk_usage] | @tsv' "$ROOT"/layers/*.json)
+    check_eq "$D: recorded layer usage agrees with du (within 10%)" "" "$bad"
     sx "${S[@]}" ps -a -s --format '{{.Size}}'
     check_match "$D: ps -s: the container's own size and the virtual one" "$OUT" \
         '^[0-9.]+[kMG]?B \(virtual [0-9.]+[kMG]?B\)$'

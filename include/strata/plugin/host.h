@@ -77,6 +77,14 @@ struct strata_host {
    * holds on its own. */
   int (*disk_usage)(int dirfd, const char *path, int reffd, uint64_t *bytes,
                     struct strata_error **err);
+
+  /* Since ABI 1.3: the tree copy_tree makes, but every non-directory in it
+   * is a hardlink to SRCFD's (a name that cannot take another link gets a
+   * copy), so the two trees share their files: only for a tree nobody
+   * writes into in place, like a layer staged on its parent's.  *BYTES
+   * gets the disk the new tree took (its directories and any copies).
+   * Check `size` before calling it. */
+  int (*link_tree)(int srcfd, int dstfd, uint64_t *bytes, struct strata_error **err);
 };
 
 /* copy_tree: leave out overlayfs's own xattrs (trusted.overlay.*): for a

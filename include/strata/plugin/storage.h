@@ -29,6 +29,12 @@ struct strata_layer_stage {
   uint32_t size;               /* sizeof, set by the core */
   int dirfd;                   /* set by the driver: open O_DIRECTORY fd of the layer's root */
   uint32_t whiteout_mode;      /* set by the driver: enum strata_whiteout_mode */
+  /* Since ABI 1.3: set by the driver when `size` covers it: the bytes of
+   * disk the staged directory took before the core wrote into it (a copy
+   * of the parent's tree, say; 0 for a snapshot or an empty directory).
+   * The core adds what it writes and records the sum as the layer's disk
+   * usage. */
+  uint64_t usage;
 };
 
 /* What diff_dirs is asked about (ABI 1.2). */
@@ -96,7 +102,10 @@ struct strata_storage_ops {
                    struct strata_diff_dirs *out, struct strata_error **err);
   /* Since version 2 (ABI 1.2); NULL when the driver cannot tell.  The bytes
    * of disk committed layer ID holds on its own (what removing it frees).
-   * The core calls it once, at import, and records the figure. */
+   * The core calls it once, at import, and records the figure.  Leave it
+   * NULL when a layer is a whole tree (a snapshot or copy of its parent):
+   * since ABI 1.3 the core then counts what it writes into the stage and
+   * adds stage->usage, and never walks the tree. */
   int (*layer_usage)(void *state, const char *id, uint64_t *bytes, struct strata_error **err);
   /* The same for container ID: its writable layer, all of it for a driver
    * that copies.  Called when the container is made, when it stops and

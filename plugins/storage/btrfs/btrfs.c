@@ -371,7 +371,9 @@ static int open_source(struct btrfs_state *s, int fd) {
   return found;
 }
 
-/* what the subvolume DIR/ID holds beyond the snapshot it was made from */
+/* What the subvolume DIR/ID holds beyond the snapshot it was made from.
+ * Only containers are measured so: a layer's usage is what the core wrote
+ * into its snapshot, counted as it wrote (layer_usage is NULL). */
 static int own_usage(struct btrfs_state *s, const char *dir, const char *id, uint64_t *bytes,
                      struct strata_error **err) {
   char path[256];
@@ -390,11 +392,6 @@ static int own_usage(struct btrfs_state *s, const char *dir, const char *id, uin
   if (ref >= 0)
     close(ref);
   return r;
-}
-
-static int btrfs_layer_usage(void *state, const char *id, uint64_t *bytes,
-                             struct strata_error **err) {
-  return own_usage(state, "layers", id, bytes, err);
 }
 
 static int btrfs_container_usage(void *state, const char *id, uint64_t *bytes,
@@ -472,7 +469,6 @@ static const struct strata_storage_ops btrfs_ops = {
     .container_unmount = btrfs_container_unmount,
     .diff_dirs = btrfs_diff_dirs,
     .container_remove = btrfs_container_remove,
-    .layer_usage = btrfs_layer_usage,
     .container_usage = btrfs_container_usage,
 };
 

@@ -1,14 +1,18 @@
 /* storage driver "copy": every layer and every container is a full tree.
  *
  *   DATA/layers/ID/        committed layers (immutable)
- *   DATA/staging/ID/       a layer being written (the parent's tree copied in)
+ *   DATA/staging/ID/       a layer being written (on the parent's tree)
  *   DATA/containers/ID/rootfs
  *   DATA/containers/ID.new/ a container being made
  *
- * Works on any file system.  Whiteouts are applied in place on the copy of
- * the parent.  The copies are the host's copy_tree: clones (FICLONE) where
- * the file system can, else copy_file_range over the data segments, several
- * files at once. */
+ * Works on any file system.  A layer is never written in place once
+ * committed, and the layer engine replaces a file rather than writing into
+ * it, so a layer is staged on a tree of hardlinks to its parent's files
+ * (the host's link_tree): its own directories, shared files.  Whiteouts are
+ * applied in place on that tree.  A container writes into its files, so it
+ * gets a real copy (the host's copy_tree): clones (FICLONE) where the file
+ * system can, else copy_file_range over the data segments, several files at
+ * once. */
 #include "config.h"
 
 #include <dirent.h>
@@ -42,8 +46,8 @@ static int copy_init(const struct strata_host *h, const struct strata_plugin_con
                      void **state, struct strata_error **err) {
   struct copy_state *s;
   host = h;
-  if (h->size < offsetof(struct strata_host, copy_tree) + sizeof(h->copy_tree))
-    return h->error(err, 0, "the copy driver needs a core with copy_tree (ABI 1.2)");
+  if (h->size < offsetof(struct strata_host, link_tree) + sizeof(h->link_tree))
+    return h->error(err, 0, "the copy driver needs a core with link_tree (ABI 1.3)");
   s = calloc(1, sizeof(*s));
   if (s == NULL || (s->data_dir = strdup(ctx->data_dir)) == NULL) {
     free(s);
@@ -87,14 +91,16 @@ static int remove_in(struct copy_state *s, const char *dir, const char *name,
   return r;
 }
 
-/* Copies the tree SRC (relative to the data dir) into the existing DST. */
-static int copy_whole(struct copy_state *s, const char *src, int dstfd, struct strata_error **err) {
+/* Makes the tree SRC (relative to the data dir) in the existing DST: a
+ * copy, or with USAGE a tree of hardlinks (*USAGE: what it took). */
+static int copy_whole(struct copy_state *s, const char *src, int dstfd, uint64_t *usage,
+                      struct strata_error **err) {
   int in = openat(s->datafd, src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   int r;
 
   if (in < 0)
     return host->error(err, errno, "cannot open '%s/%s'", s->data_dir, src);
-  r = host->copy_tree(in, dstfd, 0, err);
+  r = usage ? host->link_tree(in, dstfd, usage, err) : host->copy_tree(in, dstfd, 0, err);
   close(in);
   return r;
 }
@@ -112,6 +118,8 @@ static int copy_layer_stage(void *state, const char *id, const char *parent,
                             struct strata_layer_stage *stage, struct strata_error **err) {
   struct copy_state *s = state;
   char path[256];
+  uint64_t usage = 0;
+  struct stat st;
   int fd;
 
   if (!valid_id(id) || (parent && !valid_id(parent)))
@@ -130,14 +138,18 @@ static int copy_layer_stage(void *state, const char *id, const char *parent,
   if (parent != NULL) {
     char ppath[256];
     snprintf(ppath, sizeof(ppath), "layers/%s", parent);
-    if (copy_whole(s, ppath, fd, err) < 0) {
+    if (copy_whole(s, ppath, fd, &usage, err) < 0) {
       struct strata_error *e2 = NULL;
       close(fd);
       remove_in(s, "staging", id, &e2);
       host->error_free(e2);
-      return host->error_wrap(err, "cannot copy parent layer");
+      return host->error_wrap(err, "cannot stage on the parent layer");
     }
   }
+  /* the layer's disk: its root, its directories, anything copied */
+  if (stage->size >= offsetof(struct strata_layer_stage, usage) + sizeof(stage->usage) &&
+      fstat(fd, &st) == 0)
+    stage->usage = usage + (uint64_t)st.st_blocks * 512;
   stage->dirfd = fd;
   stage->whiteout_mode = STRATA_WHITEOUT_IN_PLACE;
   return 0;
@@ -203,7 +215,7 @@ static int copy_container_create(void *state, const char *id, const char *layer,
   if (mkdirat(s->datafd, tmp, 0700) < 0 || mkdirat(s->datafd, rootfs, 0755) < 0)
     return host->error(err, errno, "cannot create '%s/%s'", s->data_dir, tmp);
   fd = openat(s->datafd, rootfs, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0 || copy_whole(s, lpath, fd, err) < 0) {
+  if (fd < 0 || copy_whole(s, lpath, fd, NULL, err) < 0) {
     struct strata_error *e2 = NULL;
     char name[200];
     if (fd < 0)
@@ -250,17 +262,6 @@ static int copy_container_remove(void *state, const char *id, struct strata_erro
   if (data_fd(s, err) < 0)
     return -1;
   return remove_in(s, "containers", id, err);
-}
-
-static int copy_layer_usage(void *state, const char *id, uint64_t *bytes, struct strata_error **err) {
-  struct copy_state *s = state;
-  char path[256];
-  if (!valid_id(id))
-    return host->error(err, 0, "invalid layer ID");
-  if (data_fd(s, err) < 0)
-    return -1;
-  snprintf(path, sizeof(path), "layers/%s", id);
-  return host->disk_usage(s->datafd, path, -1, bytes, err);
 }
 
 /* a copy costs all of its tree */
@@ -352,7 +353,6 @@ static const struct strata_storage_ops copy_ops = {
     .container_unmount = copy_container_unmount,
     .diff_dirs = copy_diff_dirs,
     .container_remove = copy_container_remove,
-    .layer_usage = copy_layer_usage,
     .container_usage = copy_container_usage,
 };
 
