@@ -249,7 +249,7 @@ int strata_store_write_file(struct strata_store *store, const char *relpath, con
 
 int strata_store_write_json(struct strata_store *store, const char *relpath, json_t *doc,
                             struct strata_error **err) {
-  cleanup_free char *text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
+  cleanup_free char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
   if (text == NULL)
     return strata_error_set(err, ENOMEM, "cannot serialise '%s'", relpath);
   return strata_store_write_file(store, relpath, text, strlen(text), err);
