@@ -536,6 +536,14 @@ def run_check(root, chk):
 
 
 def listing(root, out, skip_content=False):
+    # a file's link count is how many names inside ROOT share its inode: a
+    # copy-driver layer also shares inodes with the layer below it
+    names = {}
+    for dirpath, dirs, files in os.walk(root):
+        for n in dirs + files:  # (a symlink to a directory is in dirs)
+            st = os.lstat(os.path.join(dirpath, n))
+            if not stat.S_ISDIR(st.st_mode):
+                names[(st.st_dev, st.st_ino)] = names.get((st.st_dev, st.st_ino), 0) + 1
     rows = []
     for dirpath, dirs, files in os.walk(root):
         dirs.sort()
@@ -557,7 +565,7 @@ def listing(root, out, skip_content=False):
                             if not x.startswith("trusted.overlay."))
             except OSError:
                 xs = []
-            nl = "" if stat.S_ISDIR(st.st_mode) else st.st_nlink
+            nl = "" if stat.S_ISDIR(st.st_mode) else names[(st.st_dev, st.st_ino)]
             rows.append("%s|%o|%d:%d|%s|%d|%s|%s" % (rel, st.st_mode, st.st_uid, st.st_gid, nl,
                                                    st.st_size if not stat.S_ISDIR(st.st_mode) else 0,
                                                    extra, ",".join(xs)))

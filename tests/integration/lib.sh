@@ -372,10 +372,14 @@ ellipsis() {
 
 # ---------------------------------------------------------------- trees
 # a tree as a sorted list: name, type, mode, owner, link target; size, link
-# count and sha256 of every file
+# count and sha256 of every file.  The link count is how many names inside
+# the tree share the file's inode: a copy-driver layer also shares inodes
+# with the layers below it, which is not the image's business.
 tree_list() {
     (cd "$1" && find . -mindepth 1 -printf '%P %y %m %U:%G -> %l\n' | LC_ALL=C sort
-     find . -mindepth 1 -type f -printf '%P size=%s links=%n\n' | LC_ALL=C sort
+     find . -mindepth 1 -type f -printf '%i %P size=%s\n' |
+         awk '{ n[$1]++; ino[NR] = $1; sub(/^[0-9]+ /, ""); line[NR] = $0 }
+              END { for (k = 1; k <= NR; k++) print line[k] " links=" n[ino[k]] }' | LC_ALL=C sort
      find . -mindepth 1 -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum)
 }
 umoci_tree() { # LAYOUT:TAG -> list file
