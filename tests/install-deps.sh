@@ -12,8 +12,8 @@ PACKAGES=(
     libcmocka-dev golang-go
     # fixtures and integration tests: images written by other tools
     umoci skopeo busybox-static jq tar procps debootstrap
-    # storage driver tests: a btrfs loopback store
-    btrfs-progs
+    # storage driver tests: a btrfs loopback store; strace counts syncfs calls
+    btrfs-progs strace
     # the oci-runtime isolation backend's tests
     runc
     # a real registry for the docker transport's tests: TLS, basic auth, a

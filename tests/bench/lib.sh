@@ -1,6 +1,6 @@
 # lib.sh - what the benchmark scripts share (sourced, never run): the strata
 # binary and its plugins, a scratch directory W that goes at exit (mounts
-# first), a btrfs file system on a loopback file, podman's set-up on this
+# first), btrfs and ext4 file systems on loopback files, podman's set-up on this
 # kind of machine, and the statistics.
 #
 # Environment: STRATA (default: the build's .libs/strata with its library
@@ -54,6 +54,23 @@ btrfs_mount() {
         BTRFS=$W/btrfs
     else
         echo "note: no btrfs loopback store (btrfs-progs, loop devices); btrfs is skipped"
+    fi
+}
+
+# ext4_mount SIZE: a new ext4 file system on a loopback file, where the
+# drivers that need no btrfs run: every engine starts from the same clean
+# file system rather than from what earlier runs left behind (ext4 makes
+# inodes several times slower for a few minutes after a large delete, which
+# is what a benchmark's clean-up is).  EXT4 is its mount point, or W when
+# it cannot be made.
+ext4_mount() {
+    EXT4=$W
+    if command -v mkfs.ext4 >/dev/null && truncate -s "$1" "$W/ext4.img" &&
+        mkfs.ext4 -q -F "$W/ext4.img" >/dev/null 2>&1 && mkdir -p "$W/ext4" &&
+        mount -o loop "$W/ext4.img" "$W/ext4"; then
+        EXT4=$W/ext4
+    else
+        echo "note: no ext4 loopback file system; overlay and copy run in $W"
     fi
 }
 

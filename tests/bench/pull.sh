@@ -29,6 +29,7 @@ if [ ! -f "$FIXTURES/debian/index.json" ]; then
     bash "$srcdir/tests/fixtures/mkdebian.sh" "$FIXTURES" >/dev/null || exit 1
 fi
 btrfs_mount 8G
+ext4_mount 16G
 podman_setup
 
 stop_registry() { bash "$srcdir/tests/fixtures/registry.sh" stop "$W/registry" >/dev/null 2>&1; }
@@ -43,7 +44,7 @@ printf '{"insecure-registries": ["%s"]}\n' "$R" > "$W/strata.json"
 export STRATA_CONFIG=$W/strata.json
 
 podman_driver() { case $1 in copy) echo vfs ;; *) echo "$1" ;; esac; }
-base_for() { if [ "$1" = btrfs ]; then echo "$BTRFS"; else echo "$W"; fi; }
+base_for() { if [ "$1" = btrfs ]; then echo "$BTRFS"; else echo "$EXT4"; fi; }
 
 # one timed cold pull; prints "NANOSECONDS RSS-KB"
 strata_pull() { # DRIVER IMAGE ROOT

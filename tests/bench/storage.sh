@@ -16,6 +16,7 @@
 # Environment: see tests/bench/lib.sh (STRATA, FIXTURES, RUNS, BENCH_DIR).
 . "$(dirname "$0")/lib.sh"
 btrfs_mount 4G
+ext4_mount 16G
 podman_setup
 case ${IMAGE:-busybox} in
 busybox) LAYOUT=busybox TAG=1 ;;
@@ -100,15 +101,15 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; els
 
 echo "strata storage benchmark: $NAME ($(du -sh "$FIXTURES/$LAYOUT" | cut -f1) layout), median of $RUNS runs"
 echo "strata: $STRATA"
-bench_strata overlay "$W"
+bench_strata overlay "$EXT4"
 [ -n "$BTRFS" ] && bench_strata btrfs "$BTRFS"
-bench_strata copy "$W"
+bench_strata copy "$EXT4"
 
 if [ -n "$HAVE_PODMAN" ]; then
     echo "podman: $(podman --version)"
-    bench_podman overlay "$W"
+    bench_podman overlay "$EXT4"
     [ -n "$BTRFS" ] && bench_podman btrfs "$BTRFS"
-    bench_podman vfs "$W"
+    bench_podman vfs "$EXT4"
     echo "ratios strata/podman (targets: pull <= 0.5x; create <= 0.3x overlay/btrfs, <= 0.5x copy; disk <= 50 KB overlay/btrfs):"
     for pair in overlay:overlay btrfs:btrfs copy:vfs; do
         s=${pair%:*} p=${pair#*:}

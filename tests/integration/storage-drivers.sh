@@ -6,7 +6,7 @@
 # compared with the others' and with `umoci unpack` of the same image.  Also:
 # a store refuses a driver other than the one it was made with, overlay's
 # probe refuses a store on overlayfs, and overlay flattens an image deeper
-# than it may stack.
+# than it may stack; layers are synced to disk only with storage-sync.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"   # (SH_LOG_COMPILER may be sh)
 . "$(dirname "$0")/lib.sh"
 need_root
@@ -21,6 +21,7 @@ export STRATA_ISOLATION=chroot
 BB=$FIXTURES/busybox
 IMG=localhost/busybox:1
 command -v umoci >/dev/null || die "umoci is needed"
+command -v strace >/dev/null || die "strace is needed"
 [ -x /bin/busybox ] || die "/bin/busybox is needed (busybox-static)"
 
 # ---------------------------------------------------------------- fixtures of our own
@@ -235,6 +236,19 @@ check_eq "overlay: the 4th layer is a flattened base (ancestors 0 0 1 2)" "0 0 1
 STRATA_OVERLAY_MAX_LAYERS=3 sx --storage-driver overlay run --rm "$IMG" sh -c "$LIST" sh /
 printf '%s\n' "$OUT" > "$TMPD/list-flat-bb"
 check_same_tree "overlay: the flattened image's tree is umoci's" "$TMPD/list-umoci-bb" "$TMPD/list-flat-bb"
+
+# ---------------------------------------------------------------- storage-sync
+# Whether a layer is synced to disk before it is published is the core's
+# call, not the driver's: one syncfs per layer with the config key
+# storage-sync, none without (the default, as with Docker and Podman).
+for want in 4:true 0:false; do
+    ROOT=$TMPD/root-sync-${want#*:}
+    printf '{"storage-sync": %s}\n' "${want#*:}" > "$TMPD/sync.json"
+    STRATA_CONFIG=$TMPD/sync.json strace -f -qq -e trace=syncfs -o "$TMPD/sync.trace" \
+        "$STRATA" --root "$ROOT" --storage-driver copy pull -q "oci:$BB:1" >/dev/null 2>&1
+    check_eq "storage-sync ${want#*:}: busybox:1's four layers, ${want%%:*} syncfs calls" \
+        "${want%%:*}" "$(grep -c '^[0-9]* *syncfs(' "$TMPD/sync.trace")"
+done
 
 # ---------------------------------------------------------------- a store keeps its driver
 ROOT=$TMPD/root-copy-store

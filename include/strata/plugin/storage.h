@@ -76,7 +76,8 @@ struct strata_storage_ops {
   /* Stage layer ID on top of PARENT (NULL for a base layer).  Fills *stage. */
   int (*layer_stage)(void *state, const char *id, const char *parent,
                      struct strata_layer_stage *stage, struct strata_error **err);
-  /* Publish a staged layer atomically; closes stage->dirfd. */
+  /* Publish a staged layer atomically; closes stage->dirfd.  Syncing is
+   * the core's (config key storage-sync): a driver need not syncfs. */
   int (*layer_commit)(void *state, const char *id, struct strata_layer_stage *stage,
                       struct strata_error **err);
   /* Throw a staged layer away; closes stage->dirfd.  Never fails. */

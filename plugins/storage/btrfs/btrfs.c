@@ -234,7 +234,6 @@ static int btrfs_layer_commit(void *state, const char *id, struct strata_layer_s
   int fd, r = 0;
 
   if (stage->dirfd >= 0) {
-    syncfs(stage->dirfd);
     close(stage->dirfd);
     stage->dirfd = -1;
   }

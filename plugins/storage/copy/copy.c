@@ -160,7 +160,6 @@ static int copy_layer_commit(void *state, const char *id, struct strata_layer_st
   struct copy_state *s = state;
   char from[256], to[256];
   if (stage->dirfd >= 0) {
-    syncfs(stage->dirfd);
     close(stage->dirfd);
     stage->dirfd = -1;
   }

@@ -401,6 +401,12 @@ static int mount_new_api(struct ovl_state *s, const struct mount_spec *m,
     fs_log(fsfd, logbuf, sizeof(logbuf));
   if (m->staging && fsconfig(fsfd, FSCONFIG_SET_STRING, "redirect_dir", "off", 0) < 0)
     fs_log(fsfd, logbuf, sizeof(logbuf));
+  /* A staging mount's last close would otherwise sync the whole upper file
+   * system, all of its dirty pages, whoever wrote them; whether a layer is
+   * synced is the core's call (storage-sync).  Its work directory is
+   * thrown away at commit, as volatile wants. */
+  if (m->staging && fsconfig(fsfd, FSCONFIG_SET_FLAG, "volatile", NULL, 0) < 0)
+    fs_log(fsfd, logbuf, sizeof(logbuf));
   if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
     e = errno;
     why = fs_log(fsfd, logbuf, sizeof(logbuf));
@@ -1028,7 +1034,6 @@ static int ovl_layer_commit(void *state, const char *id, struct strata_layer_sta
       if (diffd >= 0)
         close(diffd);
     }
-    syncfs(stage->dirfd);
     /* for a staging mount, this is its last reference: it goes away */
     close(stage->dirfd);
     stage->dirfd = -1;
