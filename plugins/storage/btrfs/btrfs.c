@@ -31,6 +31,8 @@
 #include <strata/plugin/host.h>
 #include <strata/plugin/storage.h>
 
+#include "../driver-area.h"
+
 #define DOMAIN "storage.btrfs"
 
 /* the inode number of every subvolume's root directory */
@@ -38,54 +40,23 @@
 
 static const struct strata_host *host;
 
-struct btrfs_state {
-  char *data_dir;
-  int datafd; /* -1 until first use */
-};
+static int remove_in(struct driver_area *s, const char *dir, const char *name,
+                     struct strata_error **err);
+
+static const char *const btrfs_dirs[] = {"layers", "staging", "containers", NULL};
+static const struct driver_area btrfs_area = {
+    .domain = DOMAIN, .dirs = btrfs_dirs, .rootfs = "", .remove = remove_in};
 
 static int btrfs_init(const struct strata_host *h, const struct strata_plugin_context *ctx,
                       void **state, struct strata_error **err) {
-  struct btrfs_state *s = calloc(1, sizeof(*s));
   host = h;
-  if (s == NULL || (s->data_dir = strdup(ctx->data_dir)) == NULL) {
-    free(s);
-    return host->error(err, ENOMEM, "cannot start the btrfs driver");
-  }
-  s->datafd = -1;
-  *state = s;
-  return 0;
-}
-
-static void btrfs_fini(void *state) {
-  struct btrfs_state *s = state;
-  if (s == NULL)
-    return;
-  if (s->datafd >= 0)
-    close(s->datafd);
-  free(s->data_dir);
-  free(s);
-}
-
-static int data_fd(struct btrfs_state *s, struct strata_error **err) {
-  static const char *const dirs[] = {"layers", "staging", "containers", NULL};
-  if (s->datafd < 0)
-    s->datafd = host->open_area(s->data_dir, dirs, err);
-  return s->datafd;
-}
-
-static bool valid_id(const char *id) {
-  if (id == NULL || *id == '\0' || strlen(id) > 128)
-    return false;
-  for (const char *p = id; *p; p++)
-    if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-      return false;
-  return true;
+  return driver_area_new(h, ctx, &btrfs_area, sizeof(btrfs_area), "btrfs", state, err);
 }
 
 static int btrfs_probe(void *state, struct strata_error **err) {
-  struct btrfs_state *s = state;
+  struct driver_area *s = state;
   struct statfs sfs;
-  if (data_fd(s, err) < 0)
+  if (driver_area_fd(s, err) < 0)
     return -1;
   if (fstatfs(s->datafd, &sfs) < 0)
     return host->error(err, errno, "cannot stat the file system of '%s'", s->data_dir);
@@ -96,7 +67,7 @@ static int btrfs_probe(void *state, struct strata_error **err) {
   return 0;
 }
 
-static int open_dir(struct btrfs_state *s, const char *dir, struct strata_error **err) {
+static int open_dir(struct driver_area *s, const char *dir, struct strata_error **err) {
   int fd = openat(s->datafd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
     return host->error(err, errno, "cannot open '%s/%s'", s->data_dir, dir);
@@ -132,7 +103,7 @@ static int destroy_subvol(int dirfd, const char *name) {
 /* Removes NAME in DIR (relative to DATA): a subvolume is destroyed (made
  * writable first: a read-only one may not be), anything else removed as a
  * tree.  A missing NAME is fine. */
-static int remove_in(struct btrfs_state *s, const char *dir, const char *name,
+static int remove_in(struct driver_area *s, const char *dir, const char *name,
                      struct strata_error **err) {
   struct stat st;
   int dfd = open_dir(s, dir, err), r = 0;
@@ -163,7 +134,7 @@ static int remove_in(struct btrfs_state *s, const char *dir, const char *name,
 
 /* Makes NAME in DIR a writable snapshot of subvolume SRC (relative to DATA),
  * or a new empty subvolume when SRC is NULL. */
-static int make_subvol(struct btrfs_state *s, const char *src, const char *dir, const char *name,
+static int make_subvol(struct driver_area *s, const char *src, const char *dir, const char *name,
                        struct strata_error **err) {
   int dfd = open_dir(s, dir, err), sfd = -1, r = 0;
 
@@ -196,16 +167,11 @@ static int make_subvol(struct btrfs_state *s, const char *src, const char *dir, 
 
 static int btrfs_layer_stage(void *state, const char *id, const char *parent,
                              struct strata_layer_stage *stage, struct strata_error **err) {
-  struct btrfs_state *s = state;
+  struct driver_area *s = state;
   char path[200], ppath[200];
   int fd;
 
-  if (!valid_id(id) || (parent && !valid_id(parent)))
-    return host->error(err, 0, "invalid layer ID");
-  if (data_fd(s, err) < 0)
-    return -1;
-  /* leftovers of an interrupted run for this very layer */
-  if (remove_in(s, "staging", id, err) < 0 || remove_in(s, "layers", id, err) < 0)
+  if (driver_stage_begin(s, id, parent, err) < 0)
     return -1;
   if (parent != NULL)
     snprintf(ppath, sizeof(ppath), "layers/%s", parent);
@@ -214,12 +180,10 @@ static int btrfs_layer_stage(void *state, const char *id, const char *parent,
   snprintf(path, sizeof(path), "staging/%s", id);
   fd = openat(s->datafd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0 || (parent == NULL && fchmod(fd, 0755) < 0)) {
-    struct strata_error *e = NULL;
     host->error(err, errno, "cannot open '%s/%s'", s->data_dir, path);
     if (fd >= 0)
       close(fd);
-    remove_in(s, "staging", id, &e);
-    host->error_free(e);
+    driver_area_discard(s, "staging", id);
     return -1;
   }
   stage->dirfd = fd;
@@ -229,115 +193,48 @@ static int btrfs_layer_stage(void *state, const char *id, const char *parent,
 
 static int btrfs_layer_commit(void *state, const char *id, struct strata_layer_stage *stage,
                               struct strata_error **err) {
-  struct btrfs_state *s = state;
-  char from[200], to[200];
+  struct driver_area *s = state;
+  char to[200];
   int fd, r = 0;
 
-  if (stage->dirfd >= 0) {
-    close(stage->dirfd);
-    stage->dirfd = -1;
-  }
-  snprintf(from, sizeof(from), "staging/%s", id);
+  if (driver_layer_commit(state, id, stage, err) < 0)
+    return -1;
   snprintf(to, sizeof(to), "layers/%s", id);
-  if (renameat(s->datafd, from, s->datafd, to) < 0)
-    return host->error(err, errno, "cannot publish layer '%s'", id);
   /* a committed layer never changes: let the kernel hold it to that */
   fd = openat(s->datafd, to, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0 || set_readonly(fd, true) < 0)
     r = host->error(err, errno, "cannot make layer '%s' read-only", id);
   if (fd >= 0)
     close(fd);
-  if (r < 0) {
-    struct strata_error *e = NULL;
-    remove_in(s, "layers", id, &e);
-    host->error_free(e);
-  }
+  if (r < 0)
+    driver_area_discard(s, "layers", id);
   return r;
-}
-
-static void btrfs_layer_abort(void *state, const char *id, struct strata_layer_stage *stage) {
-  struct btrfs_state *s = state;
-  struct strata_error *e = NULL;
-  if (stage->dirfd >= 0) {
-    close(stage->dirfd);
-    stage->dirfd = -1;
-  }
-  if (valid_id(id) && s->datafd >= 0 && remove_in(s, "staging", id, &e) < 0)
-    host->log(STRATA_LOG_WARNING, DOMAIN, "cannot remove staged layer %s", id);
-  host->error_free(e);
-}
-
-static int btrfs_layer_remove(void *state, const char *id, struct strata_error **err) {
-  struct btrfs_state *s = state;
-  if (!valid_id(id))
-    return host->error(err, 0, "invalid layer ID");
-  if (data_fd(s, err) < 0)
-    return -1;
-  return remove_in(s, "layers", id, err);
 }
 
 static int btrfs_container_create(void *state, const char *id, const char *layer,
                                   struct strata_error **err) {
-  struct btrfs_state *s = state;
+  struct driver_area *s = state;
   char name[200], tmp[220], final[200], lpath[200];
 
-  if (!valid_id(id) || !valid_id(layer))
-    return host->error(err, 0, "invalid container or layer ID");
-  if (data_fd(s, err) < 0)
+  if (driver_create_begin(s, id, layer, err) < 0)
     return -1;
   snprintf(name, sizeof(name), "%s.new", id);
   snprintf(tmp, sizeof(tmp), "containers/%s", name);
   snprintf(final, sizeof(final), "containers/%s", id);
   snprintf(lpath, sizeof(lpath), "layers/%s", layer);
-  if (remove_in(s, "containers", name, err) < 0)
-    return -1;
   if (make_subvol(s, lpath, "containers", name, err) < 0)
     return host->error_wrap(err, "cannot make the root of container %.12s", id);
   if (renameat(s->datafd, tmp, s->datafd, final) < 0) {
-    struct strata_error *e = NULL;
     host->error(err, errno, "cannot publish container '%s'", id);
-    remove_in(s, "containers", name, &e);
-    host->error_free(e);
+    driver_area_discard(s, "containers", name);
     return -1;
   }
   return 0;
-}
-
-static int btrfs_container_mount(void *state, const char *id, char **path,
-                                 struct strata_error **err) {
-  struct btrfs_state *s = state;
-  struct stat st;
-  if (!valid_id(id))
-    return host->error(err, 0, "invalid container ID");
-  if (asprintf(path, "%s/containers/%s", s->data_dir, id) < 0) {
-    *path = NULL;
-    return host->error(err, ENOMEM, "cannot mount container");
-  }
-  if (lstat(*path, &st) < 0 || !S_ISDIR(st.st_mode)) {
-    host->error(err, errno, "container %.12s has no root file system", id);
-    free(*path);
-    *path = NULL;
-    return -1;
-  }
-  return 0;
-}
-
-static int btrfs_container_unmount(void *state, const char *id, struct strata_error **err) {
-  return 0; /* a subvolume is always reachable: nothing is mounted */
-}
-
-static int btrfs_container_remove(void *state, const char *id, struct strata_error **err) {
-  struct btrfs_state *s = state;
-  if (!valid_id(id))
-    return host->error(err, 0, "invalid container ID");
-  if (data_fd(s, err) < 0)
-    return -1;
-  return remove_in(s, "containers", id, err);
 }
 
 /* The layer a subvolume was snapshotted from (its parent UUID), opened, or
  * -1: a snapshot shares every untouched file with its source. */
-static int open_source(struct btrfs_state *s, int fd) {
+static int open_source(struct driver_area *s, int fd) {
   struct btrfs_ioctl_get_subvol_info_args info, li;
   static const uint8_t zero[BTRFS_UUID_SIZE];
   DIR *d;
@@ -355,7 +252,7 @@ static int open_source(struct btrfs_state *s, int fd) {
   }
   while (found < 0 && (de = readdir(d)) != NULL) {
     int c;
-    if (!valid_id(de->d_name))
+    if (!driver_valid_id(de->d_name))
       continue;
     c = openat(lfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (c < 0)
@@ -373,13 +270,11 @@ static int open_source(struct btrfs_state *s, int fd) {
 /* What the subvolume DIR/ID holds beyond the snapshot it was made from.
  * Only containers are measured so: a layer's usage is what the core wrote
  * into its snapshot, counted as it wrote (layer_usage is NULL). */
-static int own_usage(struct btrfs_state *s, const char *dir, const char *id, uint64_t *bytes,
+static int own_usage(struct driver_area *s, const char *dir, const char *id, uint64_t *bytes,
                      struct strata_error **err) {
   char path[256];
   int fd, ref, r;
-  if (!valid_id(id))
-    return host->error(err, 0, "invalid ID");
-  if (data_fd(s, err) < 0)
+  if (driver_area_use(s, id, "ID", err) < 0)
     return -1;
   snprintf(path, sizeof(path), "%s/%s", dir, id);
   fd = openat(s->datafd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -398,76 +293,34 @@ static int btrfs_container_usage(void *state, const char *id, uint64_t *bytes,
   return own_usage(state, "containers", id, bytes, err);
 }
 
-static void clear_in(struct btrfs_state *s, const char *dir, bool only_new) {
-  int fd = openat(s->datafd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  DIR *d = fd < 0 ? NULL : fdopendir(fd);
-  struct dirent *de;
-  if (d == NULL) {
-    if (fd >= 0)
-      close(fd);
-    return;
-  }
-  while ((de = readdir(d)) != NULL) {
-    size_t l = strlen(de->d_name);
-    struct strata_error *e = NULL;
-    if (de->d_name[0] == '.' || (only_new && (l <= 4 || strcmp(de->d_name + l - 4, ".new") != 0)))
-      continue;
-    if (remove_in(s, dir, de->d_name, &e) < 0)
-      host->log(STRATA_LOG_WARNING, DOMAIN, "cannot remove leftover '%s/%s'", dir, de->d_name);
-    host->error_free(e);
-  }
-  closedir(d);
+static void drop_leftover(struct driver_area *s, const char *dir, const char *name) {
+  struct strata_error *e = NULL;
+  if (remove_in(s, dir, name, &e) < 0)
+    host->log(STRATA_LOG_WARNING, DOMAIN, "cannot remove leftover '%s/%s'", dir, name);
+  host->error_free(e);
 }
 
 static int btrfs_recover(void *state, struct strata_error **err) {
-  struct btrfs_state *s = state;
-  if (data_fd(s, err) < 0)
-    return -1;
-  clear_in(s, "staging", false);
-  clear_in(s, "containers", true);
-  return 0;
+  return driver_area_recover(state, drop_leftover, err);
 }
 
 /* Snapshots are whole trees: the core compares ID's subvolume with its
- * parent's (a generic walk; btrfs's own send/compare is not used). */
-static int btrfs_diff_dirs(void *state, const char *id, const char *parent,
-                           enum strata_diff_kind kind, struct strata_diff_dirs *out,
-                           struct strata_error **err) {
-  struct btrfs_state *s = state;
-  char **lowers = calloc(2, sizeof(*lowers));
-  char *upper = NULL;
-
-  if (lowers == NULL)
-    return host->error(err, ENOMEM, "cannot list changes");
-  if (!valid_id(id) || (parent && !valid_id(parent))) {
-    free(lowers);
-    return host->error(err, 0, "invalid layer or container ID");
-  }
-  if (asprintf(&upper, "%s/%s/%s", s->data_dir,
-               kind == STRATA_DIFF_CONTAINER ? "containers" : "layers", id) < 0 ||
-      (parent && asprintf(&lowers[0], "%s/layers/%s", s->data_dir, parent) < 0)) {
-    free(lowers);
-    return host->error(err, ENOMEM, "cannot list changes");
-  }
-  out->flags = 0;
-  out->upper = upper;
-  out->lowers = lowers;
-  return 0;
-}
-
+ * parent's (driver_diff_whole: a generic walk; btrfs's own send/compare is
+ * not used).  A subvolume is always reachable: nothing is mounted
+ * (driver_container_unmount). */
 static const struct strata_storage_ops btrfs_ops = {
     .version = STRATA_STORAGE_OPS_VERSION,
     .probe = btrfs_probe,
     .recover = btrfs_recover,
     .layer_stage = btrfs_layer_stage,
     .layer_commit = btrfs_layer_commit,
-    .layer_abort = btrfs_layer_abort,
-    .layer_remove = btrfs_layer_remove,
+    .layer_abort = driver_layer_abort,
+    .layer_remove = driver_layer_remove,
     .container_create = btrfs_container_create,
-    .container_mount = btrfs_container_mount,
-    .container_unmount = btrfs_container_unmount,
-    .diff_dirs = btrfs_diff_dirs,
-    .container_remove = btrfs_container_remove,
+    .container_mount = driver_container_mount,
+    .container_unmount = driver_container_unmount,
+    .diff_dirs = driver_diff_whole,
+    .container_remove = driver_container_remove,
     .container_usage = btrfs_container_usage,
 };
 
@@ -476,7 +329,7 @@ static const struct strata_plugin_info btrfs_info = {
                             "a btrfs subvolume per layer, snapshots for children and containers",
                             "Apache-2.0"),
     .init = btrfs_init,
-    .fini = btrfs_fini,
+    .fini = driver_area_free,
     .ops = &btrfs_ops,
 };
 

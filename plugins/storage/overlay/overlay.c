@@ -50,6 +50,8 @@
 #include <strata/plugin/host.h>
 #include <strata/plugin/storage.h>
 
+#include "../driver-area.h"
+
 #define DOMAIN "storage.overlay"
 
 /* the kernel's OVL_MAX_STACK */
@@ -60,53 +62,25 @@
 static const struct strata_host *host;
 
 struct ovl_state {
-  char *data_dir;
-  int datafd; /* -1 until first use */
+  struct driver_area area; /* first: the shared ops take the state as one */
   bool probed;
 };
+
+static int ovl_remove(struct driver_area *s, const char *dir, const char *name,
+                      struct strata_error **err);
+
+static const char *const ovl_dirs[] = {"layers", "staging", "containers", "l", NULL};
+static const struct driver_area ovl_area = {
+    .domain = DOMAIN, .dirs = ovl_dirs, .rootfs = "merged", .remove = ovl_remove};
 
 /* ------------------------------------------------------------------ basics */
 
 static int ovl_init(const struct strata_host *h, const struct strata_plugin_context *ctx,
                     void **state, struct strata_error **err) {
-  struct ovl_state *s;
   host = h;
   if (h->size < offsetof(struct strata_host, copy_tree) + sizeof(h->copy_tree))
     return h->error(err, 0, "the overlay driver needs a core with copy_tree (ABI 1.2)");
-  s = calloc(1, sizeof(*s));
-  if (s == NULL || (s->data_dir = strdup(ctx->data_dir)) == NULL) {
-    free(s);
-    return host->error(err, ENOMEM, "cannot start the overlay driver");
-  }
-  s->datafd = -1;
-  *state = s;
-  return 0;
-}
-
-static void ovl_fini(void *state) {
-  struct ovl_state *s = state;
-  if (s == NULL)
-    return;
-  if (s->datafd >= 0)
-    close(s->datafd);
-  free(s->data_dir);
-  free(s);
-}
-
-static int data_fd(struct ovl_state *s, struct strata_error **err) {
-  static const char *const dirs[] = {"layers", "staging", "containers", "l", NULL};
-  if (s->datafd < 0)
-    s->datafd = host->open_area(s->data_dir, dirs, err);
-  return s->datafd;
-}
-
-static bool valid_id(const char *id) {
-  if (id == NULL || *id == '\0' || strlen(id) > 128)
-    return false;
-  for (const char *p = id; *p; p++)
-    if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-      return false;
-  return true;
+  return driver_area_new(h, ctx, &ovl_area, sizeof(struct ovl_state), "overlay", state, err);
 }
 
 static bool valid_short(const char *name) {
@@ -123,7 +97,7 @@ static void drop_error(struct strata_error **e) {
   *e = NULL;
 }
 
-static int remove_at(struct ovl_state *s, const char *path, struct strata_error **err) {
+static int remove_at(struct driver_area *s, const char *path, struct strata_error **err) {
   return host->remove_tree_at(s->datafd, path, err);
 }
 
@@ -228,7 +202,7 @@ static int chain_split(struct chain *c, const char *what, struct strata_error **
 }
 
 /* The chain of committed layer ID: "l/LINK" followed by its lower file. */
-static int layer_chain(struct ovl_state *s, const char *id, struct chain *c,
+static int layer_chain(struct driver_area *s, const char *id, struct chain *c,
                        struct strata_error **err) {
   char path[300];
   char *link = NULL, *lower = NULL;
@@ -330,7 +304,7 @@ static const char *fs_log(int fsfd, char *buf, size_t len) {
 
 /* Sets a path parameter.  A path is passed as a string, which fsconfig
  * takes up to 255 bytes long; a longer one goes as /proc/self/fd/N. */
-static int fs_set_path(struct ovl_state *s, int fsfd, const char *key, const char *rel) {
+static int fs_set_path(struct driver_area *s, int fsfd, const char *key, const char *rel) {
   char abs[PATH_MAX];
   int fd, r, e;
 
@@ -349,7 +323,7 @@ static int fs_set_path(struct ovl_state *s, int fsfd, const char *key, const cha
 
 /* The new mount API.  Returns the fsmount fd, -2 when this kernel lacks it
  * (or "lowerdir+"), -1 with *err set on failure. */
-static int mount_new_api(struct ovl_state *s, const struct mount_spec *m,
+static int mount_new_api(struct driver_area *s, const struct mount_spec *m,
                          struct strata_error **err) {
   char logbuf[512];
   const char *why;
@@ -424,7 +398,7 @@ static int mount_new_api(struct ovl_state *s, const struct mount_spec *m,
 
 /* mount(2), for kernels before "lowerdir+": the options are relative to
  * DATA (short link names) so that they fit in mount(2)'s one page. */
-static int mount_legacy(struct ovl_state *s, const struct mount_spec *m, const char *target,
+static int mount_legacy(struct driver_area *s, const struct mount_spec *m, const char *target,
                         struct strata_error **err) {
   long page = sysconf(_SC_PAGESIZE);
   size_t len = 64 + (m->upper ? strlen(m->upper) + strlen(m->work) : 0);
@@ -478,7 +452,7 @@ static int mount_legacy(struct ovl_state *s, const struct mount_spec *m, const c
 /* Mounts the stack M.  With TARGET (relative to DATA) the mount is attached
  * there; with ROOTFD an fd of the mount's root is returned, and without
  * TARGET the mount stays detached: it lives as long as that fd. */
-static int ovl_mount(struct ovl_state *s, const struct mount_spec *m, const char *target,
+static int ovl_mount(struct driver_area *s, const struct mount_spec *m, const char *target,
                      int *rootfd, struct strata_error **err) {
 #ifdef HAVE_FSOPEN
   int mfd = mount_new_api(s, m, err);
@@ -527,7 +501,7 @@ static int ovl_mount(struct ovl_state *s, const struct mount_spec *m, const char
 }
 
 /* Is DATA/PATH the root of a mount? */
-static int is_mount_root(struct ovl_state *s, const char *path) {
+static int is_mount_root(struct driver_area *s, const char *path) {
   struct statx stx;
   if (statx(s->datafd, path, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) < 0)
     return errno == ENOENT ? 0 : -1;
@@ -543,7 +517,7 @@ static int is_mount_root(struct ovl_state *s, const char *path) {
   }
 }
 
-static int unmount_at(struct ovl_state *s, const char *path, struct strata_error **err) {
+static int unmount_at(struct driver_area *s, const char *path, struct strata_error **err) {
   char abs[PATH_MAX];
   int m = is_mount_root(s, path);
   if (m <= 0)
@@ -556,7 +530,7 @@ static int unmount_at(struct ovl_state *s, const char *path, struct strata_error
 
 /* ------------------------------------------------------------------ probe */
 
-static int probe_mount(struct ovl_state *s, const char *dir, struct strata_error **err) {
+static int probe_mount(struct driver_area *s, const char *dir, struct strata_error **err) {
   char lower[96], upper[96], work[96], merged[96];
   char *lowers[1] = {lower};
   struct mount_spec m = {
@@ -580,7 +554,7 @@ static int probe_mount(struct ovl_state *s, const char *dir, struct strata_error
 /* d_type and trusted xattrs: overlay needs both from the file system under
  * its layers (whiteouts are found through d_type, opaque directories are an
  * xattr). */
-static int probe_fs(struct ovl_state *s, const char *dir, struct strata_error **err) {
+static int probe_fs(struct driver_area *s, const char *dir, struct strata_error **err) {
   char file[96];
   int dfd, fd;
   DIR *d;
@@ -619,15 +593,16 @@ static int probe_fs(struct ovl_state *s, const char *dir, struct strata_error **
 }
 
 static int ovl_probe(void *state, struct strata_error **err) {
-  struct ovl_state *s = state;
+  struct ovl_state *o = state;
+  struct driver_area *s = &o->area;
   struct statfs sfs;
   char dir[64];
   struct strata_error *e = NULL;
   int r;
 
-  if (s->probed)
+  if (o->probed)
     return 0;
-  if (data_fd(s, err) < 0)
+  if (driver_area_fd(s, err) < 0)
     return -1;
   if (fstatfs(s->datafd, &sfs) < 0)
     return host->error(err, errno, "cannot stat the file system of '%s'", s->data_dir);
@@ -650,14 +625,14 @@ static int ovl_probe(void *state, struct strata_error **err) {
     drop_error(&e);
   }
   if (r == 0)
-    s->probed = true;
+    o->probed = true;
   return r;
 }
 
 /* ------------------------------------------------------------------ flattening */
 
 /* Fills DSTFD with the merged tree of CHAIN (SCRATCH: see struct mount_spec). */
-static int flatten(struct ovl_state *s, const struct chain *c, int dstfd, const char *scratch,
+static int flatten(struct driver_area *s, const struct chain *c, int dstfd, const char *scratch,
                    struct strata_error **err) {
   struct mount_spec m = {.lowers = c->names, .nlowers = c->n, .scratch = scratch};
   int src = -1, r;
@@ -849,7 +824,7 @@ static size_t max_lowers(void) {
   return (size_t)v;
 }
 
-static void remove_layer_link(struct ovl_state *s, const char *dir) {
+static void remove_layer_link(struct driver_area *s, const char *dir) {
   char path[300], *link = NULL;
   struct strata_error *e = NULL;
 
@@ -864,24 +839,17 @@ static void remove_layer_link(struct ovl_state *s, const char *dir) {
 
 static int ovl_layer_stage(void *state, const char *id, const char *parent,
                            struct strata_layer_stage *stage, struct strata_error **err) {
-  struct ovl_state *s = state;
+  struct driver_area *s = state;
   char dir[200], diff[220], work[220], link[SHORT_LEN + 1], path[300];
   struct chain pc = {0};
   bool flat = false;
   int diffd = -1, r;
 
-  if (!valid_id(id) || (parent && !valid_id(parent)))
-    return host->error(err, 0, "invalid layer ID");
-  if (data_fd(s, err) < 0)
+  if (driver_stage_begin(s, id, parent, err) < 0)
     return -1;
   snprintf(dir, sizeof(dir), "staging/%s", id);
   snprintf(diff, sizeof(diff), "%s/diff", dir);
   snprintf(work, sizeof(work), "%s/work", dir);
-  /* leftovers of an interrupted run for this very layer */
-  snprintf(path, sizeof(path), "layers/%s", id);
-  remove_layer_link(s, path);
-  if (remove_at(s, dir, err) < 0 || remove_at(s, path, err) < 0)
-    return -1;
 
   if (parent != NULL) {
     if (layer_chain(s, parent, &pc, err) < 0)
@@ -1007,17 +975,13 @@ fail:
   chain_free(&pc);
   if (diffd >= 0)
     close(diffd);
-  {
-    struct strata_error *e = NULL;
-    remove_at(s, dir, &e);
-    drop_error(&e);
-  }
+  driver_area_discard(s, "staging", id);
   return -1;
 }
 
 static int ovl_layer_commit(void *state, const char *id, struct strata_layer_stage *stage,
                             struct strata_error **err) {
-  struct ovl_state *s = state;
+  struct driver_area *s = state;
   char dir[200], to[200], path[300], target[300], *link = NULL;
 
   snprintf(dir, sizeof(dir), "staging/%s", id);
@@ -1065,52 +1029,31 @@ static int ovl_layer_commit(void *state, const char *id, struct strata_layer_sta
   return 0;
 }
 
-static void ovl_layer_abort(void *state, const char *id, struct strata_layer_stage *stage) {
-  struct ovl_state *s = state;
-  struct strata_error *e = NULL;
-  char dir[200];
-  if (stage->dirfd >= 0) {
-    close(stage->dirfd);
-    stage->dirfd = -1;
-  }
-  if (!valid_id(id) || s->datafd < 0)
-    return;
-  snprintf(dir, sizeof(dir), "staging/%s", id);
-  if (remove_at(s, dir, &e) < 0)
-    host->log(STRATA_LOG_WARNING, DOMAIN, "cannot remove staged layer %s", id);
-  drop_error(&e);
-}
-
-static int ovl_layer_remove(void *state, const char *id, struct strata_error **err) {
-  struct ovl_state *s = state;
-  char dir[200];
-  if (!valid_id(id))
-    return host->error(err, 0, "invalid layer ID");
-  if (data_fd(s, err) < 0)
-    return -1;
-  snprintf(dir, sizeof(dir), "layers/%s", id);
-  remove_layer_link(s, dir);
-  return remove_at(s, dir, err);
+/* Every removal in DATA goes through here (driver_area_remove): a layer
+ * takes its short name in l/ with it. */
+static int ovl_remove(struct driver_area *s, const char *dir, const char *name,
+                      struct strata_error **err) {
+  char path[200];
+  snprintf(path, sizeof(path), "%s/%s", dir, name);
+  if (strcmp(dir, "layers") == 0)
+    remove_layer_link(s, path);
+  return remove_at(s, path, err);
 }
 
 /* ------------------------------------------------------------------ containers */
 
 static int ovl_container_create(void *state, const char *id, const char *layer,
                                 struct strata_error **err) {
-  struct ovl_state *s = state;
-  char tmp[200], final[200], path[300];
+  struct driver_area *s = state;
+  char name[200], tmp[220], final[200], path[300];
   struct chain c = {0};
   int lfd = -1, dfd = -1;
-  struct strata_error *e = NULL;
 
-  if (!valid_id(id) || !valid_id(layer))
-    return host->error(err, 0, "invalid container or layer ID");
-  if (data_fd(s, err) < 0)
+  if (driver_create_begin(s, id, layer, err) < 0)
     return -1;
-  snprintf(tmp, sizeof(tmp), "containers/%s.new", id);
+  snprintf(name, sizeof(name), "%s.new", id);
+  snprintf(tmp, sizeof(tmp), "containers/%s", name);
   snprintf(final, sizeof(final), "containers/%s", id);
-  if (remove_at(s, tmp, err) < 0)
-    return -1;
   if (layer_chain(s, layer, &c, err) < 0)
     return host->error_wrap(err, "cannot make container %.12s", id);
   if (c.n > OVL_MAX_LOWERS) { /* a store made before flattening existed */
@@ -1163,8 +1106,7 @@ static int ovl_container_create(void *state, const char *id, const char *layer,
   chain_free(&c);
   if (renameat(s->datafd, tmp, s->datafd, final) < 0) {
     host->error(err, errno, "cannot publish container '%s'", id);
-    remove_at(s, tmp, &e);
-    drop_error(&e);
+    driver_area_discard(s, "containers", name);
     return -1;
   }
   return 0;
@@ -1177,21 +1119,18 @@ fail:
   if (dfd >= 0)
     close(dfd);
   chain_free(&c);
-  remove_at(s, tmp, &e);
-  drop_error(&e);
+  driver_area_discard(s, "containers", name);
   return -1;
 }
 
 static int ovl_container_mount(void *state, const char *id, char **path,
                                struct strata_error **err) {
-  struct ovl_state *s = state;
+  struct driver_area *s = state;
   char dir[200], merged[220], upper[220], work[220], lowerp[220];
   struct chain c = {0};
   int m;
 
-  if (!valid_id(id))
-    return host->error(err, 0, "invalid container ID");
-  if (data_fd(s, err) < 0)
+  if (driver_area_use(s, id, "container ID", err) < 0)
     return -1;
   snprintf(dir, sizeof(dir), "containers/%s", id);
   snprintf(merged, sizeof(merged), "%s/merged", dir);
@@ -1228,20 +1167,18 @@ static int ovl_container_mount(void *state, const char *id, char **path,
 }
 
 static int ovl_container_unmount(void *state, const char *id, struct strata_error **err) {
-  struct ovl_state *s = state;
+  struct driver_area *s = state;
   char merged[220];
-  if (!valid_id(id))
-    return host->error(err, 0, "invalid container ID");
-  if (data_fd(s, err) < 0)
+  if (driver_area_use(s, id, "container ID", err) < 0)
     return -1;
   snprintf(merged, sizeof(merged), "containers/%s/merged", id);
   return unmount_at(s, merged, err);
 }
 
 static int ovl_container_remove(void *state, const char *id, struct strata_error **err) {
-  struct ovl_state *s = state;
+  struct driver_area *s = state;
   char dir[200];
-  if (!valid_id(id))
+  if (!driver_valid_id(id))
     return host->error(err, 0, "invalid container ID");
   if (ovl_container_unmount(state, id, err) < 0)
     return -1;
@@ -1251,73 +1188,30 @@ static int ovl_container_remove(void *state, const char *id, struct strata_error
 
 /* ------------------------------------------------------------------ recovery */
 
-/* a layer's diff holds only what it changed; a flattened one all of it */
-static int ovl_layer_usage(void *state, const char *id, uint64_t *bytes, struct strata_error **err) {
-  struct ovl_state *s = state;
-  char path[256];
-  if (!valid_id(id))
-    return host->error(err, 0, "invalid layer ID");
-  if (data_fd(s, err) < 0)
-    return -1;
-  snprintf(path, sizeof(path), "layers/%s", id);
-  return host->disk_usage(s->datafd, path, -1, bytes, err);
+/* Drops a layer being written or a container being made (or a probe's
+ * folder): a staging mount made with mount(2) may still be attached. */
+static void drop_leftover(struct driver_area *s, const char *dir, const char *name) {
+  struct strata_error *e = NULL;
+  char path[300];
+  snprintf(path, sizeof(path), "%s/%s/merged", dir, name);
+  unmount_at(s, path, &e);
+  drop_error(&e);
+  snprintf(path, sizeof(path), "%s/%s", dir, name);
+  remove_at(s, path, &e);
+  drop_error(&e);
 }
 
-static int ovl_container_usage(void *state, const char *id, uint64_t *bytes,
-                               struct strata_error **err) {
-  struct ovl_state *s = state;
-  char path[256];
-  if (!valid_id(id))
-    return host->error(err, 0, "invalid container ID");
-  if (data_fd(s, err) < 0)
-    return -1;
-  /* the upper and work directories: merged is a mount point (not crossed) */
-  snprintf(path, sizeof(path), "containers/%s", id);
-  return host->disk_usage(s->datafd, path, -1, bytes, err);
-}
-
-static void clear_dir(struct ovl_state *s, const char *dir, bool (*want)(const char *name)) {
-  int fd = openat(s->datafd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  DIR *d = fd < 0 ? NULL : fdopendir(fd);
-  struct dirent *de;
-  if (d == NULL) {
-    if (fd >= 0)
-      close(fd);
-    return;
-  }
-  while ((de = readdir(d)) != NULL) {
-    struct strata_error *e = NULL;
-    char path[300];
-    if (de->d_name[0] == '.' || !want(de->d_name))
-      continue;
-    /* a staging mount made with mount(2) may still be attached */
-    snprintf(path, sizeof(path), "%s/%s/merged", dir, de->d_name);
-    unmount_at(s, path, &e);
-    drop_error(&e);
-    host->remove_tree_at(fd, de->d_name, &e);
-    drop_error(&e);
-  }
-  closedir(d);
-}
-
-static bool any_name(const char *name) { return true; }
-static bool new_name(const char *name) {
-  size_t l = strlen(name);
-  return l > 4 && strcmp(name + l - 4, ".new") == 0;
-}
 static bool probe_name(const char *name) { return strncmp(name, "probe-", 6) == 0; }
 
 static int ovl_recover(void *state, struct strata_error **err) {
-  struct ovl_state *s = state;
+  struct driver_area *s = state;
   int fd;
   DIR *d;
   struct dirent *de;
 
-  if (data_fd(s, err) < 0)
+  if (driver_area_recover(s, drop_leftover, err) < 0)
     return -1;
-  clear_dir(s, "staging", any_name);
-  clear_dir(s, "containers", new_name);
-  clear_dir(s, ".", probe_name);
+  driver_area_clear(s, ".", probe_name, drop_leftover);
   /* links whose layer never made it into place */
   fd = openat(s->datafd, "l", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   d = fd < 0 ? NULL : fdopendir(fd);
@@ -1340,16 +1234,14 @@ static int ovl_recover(void *state, struct strata_error **err) {
 static int ovl_diff_dirs(void *state, const char *id, const char *parent,
                          enum strata_diff_kind kind, struct strata_diff_dirs *out,
                          struct strata_error **err) {
-  struct ovl_state *s = state;
+  struct driver_area *s = state;
   const char *dir = kind == STRATA_DIFF_CONTAINER ? "containers" : "layers";
   struct chain c = {0};
   char path[300], *upper = NULL, **lowers = NULL;
   int r;
 
   (void)parent;
-  if (!valid_id(id))
-    return host->error(err, 0, "invalid layer or container ID");
-  if (data_fd(s, err) < 0)
+  if (driver_area_use(s, id, "layer or container ID", err) < 0)
     return -1;
   snprintf(path, sizeof(path), "%s/%s/lower", dir, id);
   r = read_text(s->datafd, path, &c.text, err);
@@ -1387,15 +1279,18 @@ static const struct strata_storage_ops ovl_ops = {
     .recover = ovl_recover,
     .layer_stage = ovl_layer_stage,
     .layer_commit = ovl_layer_commit,
-    .layer_abort = ovl_layer_abort,
-    .layer_remove = ovl_layer_remove,
+    .layer_abort = driver_layer_abort,
+    .layer_remove = driver_layer_remove,
     .container_create = ovl_container_create,
     .container_mount = ovl_container_mount,
     .container_unmount = ovl_container_unmount,
     .diff_dirs = ovl_diff_dirs,
     .container_remove = ovl_container_remove,
-    .layer_usage = ovl_layer_usage,
-    .container_usage = ovl_container_usage,
+    /* a layer's diff holds only what it changed, a flattened one all of it;
+     * a container's folder its upper and work directories (merged is a
+     * mount point, not crossed) */
+    .layer_usage = driver_layer_usage,
+    .container_usage = driver_container_usage,
 };
 
 static const struct strata_plugin_info ovl_info = {
@@ -1403,7 +1298,7 @@ static const struct strata_plugin_info ovl_info = {
                             "a directory per layer, containers mounted with overlayfs",
                             "Apache-2.0"),
     .init = ovl_init,
-    .fini = ovl_fini,
+    .fini = driver_area_free,
     .ops = &ovl_ops,
 };
 
