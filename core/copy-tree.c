@@ -32,6 +32,7 @@
 struct file_job {
   int in, out;
   struct stat st;
+  bool chown; /* the new file is not born with the owner it needs */
   char *rel;
 };
 
@@ -57,6 +58,9 @@ struct copier {
   struct dir_meta *dirs;
   size_t ndirs, dirs_cap;
   struct node_set links; /* inodes with several names: the first one's path */
+  uid_t uid;     /* who a new inode is born to */
+  gid_t gid;     /* ... in a directory without setgid */
+  bool measure;  /* disk is wanted */
   uint64_t disk; /* what the new inodes took: atomic, the workers add theirs */
 };
 
@@ -94,11 +98,18 @@ static void copy_xattrs(struct copier *c, int in, int out) {
   }
 }
 
+/* The group a new inode gets in a directory whose mode and group are
+ * DMODE and DGID. */
+static gid_t born_gid(const struct copier *c, mode_t dmode, gid_t dgid) {
+  return (dmode & S_ISGID) ? dgid : c->gid;
+}
+
 /* chown before chmod: chown clears setuid/setgid (and file capabilities,
- * so the xattrs come after it too). */
-static int copy_meta_fd(struct copier *c, int in, int out, const struct stat *st) {
+ * so the xattrs come after it too).  CHOWN: the new inode was not born with
+ * the owner it needs (most of an image is root's, like the copier). */
+static int copy_meta_fd(struct copier *c, int in, int out, const struct stat *st, bool chown) {
   struct timespec ts[2] = {st->st_atim, st->st_mtim};
-  if (fchown(out, st->st_uid, st->st_gid) < 0 || fchmod(out, st->st_mode & 07777) < 0)
+  if ((chown && fchown(out, st->st_uid, st->st_gid) < 0) || fchmod(out, st->st_mode & 07777) < 0)
     return -1;
   copy_xattrs(c, in, out);
   return S_ISDIR(st->st_mode) ? 0 : futimens(out, ts);
@@ -143,8 +154,8 @@ static int copy_range(int in, int out, off_t off, off_t end) {
 /* A clone when the file system shares extents; otherwise only the data
  * segments are copied (SEEK_DATA/SEEK_HOLE), so a sparse file stays sparse:
  * a layer may hold a terabyte of hole. */
-static int copy_data(struct copier *c, int in, int out, off_t size) {
-  off_t off = 0;
+static int copy_data(struct copier *c, int in, int out, const struct stat *st) {
+  off_t off = 0, size = st->st_size;
   if (size == 0)
     return 0;
   if (__atomic_load_n(&c->try_clone, __ATOMIC_RELAXED)) {
@@ -154,6 +165,9 @@ static int copy_data(struct copier *c, int in, int out, off_t size) {
         errno == ENOSYS)
       __atomic_store_n(&c->try_clone, false, __ATOMIC_RELAXED);
   }
+  /* as many blocks as bytes: no hole to keep, nothing to seek for */
+  if ((off_t)st->st_blocks * 512 >= size)
+    return copy_range(in, out, 0, size);
   while (off < size) {
     off_t data = lseek(in, off, SEEK_DATA), hole;
     if (data < 0) {
@@ -186,11 +200,11 @@ static void count_disk(struct copier *c, int fd, const char *name) {
 
 static void run_job(struct copier *c, struct file_job *j) {
   if (!failed(c)) {
-    if (copy_data(c, j->in, j->out, j->st.st_size) < 0)
+    if (copy_data(c, j->in, j->out, &j->st) < 0)
       fail(c, errno, "cannot copy '%s'", j->rel);
-    else if (copy_meta_fd(c, j->in, j->out, &j->st) < 0)
+    else if (copy_meta_fd(c, j->in, j->out, &j->st, j->chown) < 0)
       fail(c, errno, "cannot set metadata of '%s'", j->rel);
-    else
+    else if (c->measure)
       count_disk(c, j->out, NULL);
   }
   close(j->in);
@@ -232,15 +246,18 @@ static void submit(struct copier *c, struct file_job *j, size_t nworkers) {
   pthread_mutex_unlock(&c->lock);
 }
 
-static int walk(struct copier *c, int src, int dst, const char *rel, size_t nworkers);
+static int walk(struct copier *c, int src, int dst, gid_t gid, const char *rel, size_t nworkers);
 
-static int copy_entry(struct copier *c, int src, int dst, const char *name, const char *rel,
-                      size_t nworkers) {
+/* GID: the group an inode made in DST is born with. */
+static int copy_entry(struct copier *c, int src, int dst, gid_t gid, const char *name,
+                      const char *rel, size_t nworkers) {
   struct stat st;
   struct timespec ts[2];
+  bool chown;
 
   if (fstatat(src, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
     return fail(c, errno, "cannot stat '%s'", rel);
+  chown = st.st_uid != c->uid || st.st_gid != gid;
   ts[0] = st.st_atim;
   ts[1] = st.st_mtim;
   if ((c->flags & COPY_LINK_FILES) && !S_ISDIR(st.st_mode)) {
@@ -291,19 +308,20 @@ static int copy_entry(struct copier *c, int src, int dst, const char *name, cons
     }
     m = &c->dirs[c->ndirs++];
     *m = (struct dir_meta){.ts = {st.st_atim, st.st_mtim}, .rel = strdup(rel)};
-    count_disk(c, out, NULL);
-    if (m->rel == NULL || copy_meta_fd(c, in, out, &st) < 0) {
+    if (c->measure)
+      count_disk(c, out, NULL);
+    if (m->rel == NULL || copy_meta_fd(c, in, out, &st, chown) < 0) {
       close(in);
       close(out);
       return fail(c, m->rel ? errno : ENOMEM, "cannot set metadata of '%s'", rel);
     }
-    r = walk(c, in, out, rel, nworkers);
+    r = walk(c, in, out, born_gid(c, st.st_mode, st.st_gid), rel, nworkers);
     close(in);
     close(out);
     return r;
   }
   if (S_ISREG(st.st_mode)) {
-    struct file_job j = {.st = st};
+    struct file_job j = {.st = st, .chown = chown};
     j.in = openat(src, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (j.in < 0)
       return fail(c, errno, "cannot open '%s'", rel);
@@ -324,23 +342,24 @@ static int copy_entry(struct copier *c, int src, int dst, const char *name, cons
       return fail(c, errno, "cannot read link '%s'", rel);
     target[n] = '\0';
     if (symlinkat(target, dst, name) < 0 ||
-        fchownat(dst, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+        (chown && fchownat(dst, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0) ||
         utimensat(dst, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
       return fail(c, errno, "cannot create link '%s'", rel);
-    count_disk(c, dst, name);
+    if (c->measure)
+      count_disk(c, dst, name);
     return 0;
   }
   /* devices, FIFOs, sockets: the name was just made, so fchmodat (which
    * follows) reaches the node itself */
   if (mknodat(dst, name, st.st_mode, st.st_rdev) < 0 ||
-      fchownat(dst, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+      (chown && fchownat(dst, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0) ||
       fchmodat(dst, name, st.st_mode & 07777, 0) < 0 ||
       utimensat(dst, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
     return fail(c, errno, "cannot create node '%s'", rel);
   return 0;
 }
 
-static int walk(struct copier *c, int src, int dst, const char *rel, size_t nworkers) {
+static int walk(struct copier *c, int src, int dst, gid_t gid, const char *rel, size_t nworkers) {
   int fd = openat(src, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   cleanup_dir DIR *d = NULL;
   struct dirent *de;
@@ -359,7 +378,7 @@ static int walk(struct copier *c, int src, int dst, const char *rel, size_t nwor
       return -1;
     if (asprintf(&child, "%s%s%s", rel, *rel ? "/" : "", de->d_name) < 0)
       return fail(c, ENOMEM, "cannot copy '%s'", rel);
-    if (copy_entry(c, src, dst, de->d_name, child, nworkers) < 0)
+    if (copy_entry(c, src, dst, gid, de->d_name, child, nworkers) < 0)
       return -1;
   }
   if (errno != 0)
@@ -369,7 +388,12 @@ static int walk(struct copier *c, int src, int dst, const char *rel, size_t nwor
 
 static int copy_tree(int srcfd, int dstfd, unsigned flags, uint64_t *disk,
                      struct strata_error **err) {
-  struct copier c = {.flags = flags, .dstroot = dstfd, .try_clone = true};
+  struct copier c = {.flags = flags,
+                     .dstroot = dstfd,
+                     .try_clone = true,
+                     .uid = geteuid(),
+                     .gid = getegid(),
+                     .measure = disk != NULL};
   pthread_t threads[MAX_WORKERS];
   size_t nworkers = 0;
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -385,7 +409,10 @@ static int copy_tree(int srcfd, int dstfd, unsigned flags, uint64_t *disk,
   while (nworkers < want && pthread_create(&threads[nworkers], NULL, worker, &c) == 0)
     nworkers++;
 
-  r = walk(&c, srcfd, dstfd, "", nworkers);
+  if (fstat(dstfd, &st) < 0)
+    r = fail(&c, errno, "cannot stat '%s'", "");
+  else
+    r = walk(&c, srcfd, dstfd, born_gid(&c, st.st_mode, st.st_gid), "", nworkers);
 
   pthread_mutex_lock(&c.lock);
   c.done = true;
@@ -400,7 +427,7 @@ static int copy_tree(int srcfd, int dstfd, unsigned flags, uint64_t *disk,
       fail(&c, errno, "cannot set the times of '%s'", m->rel);
     free(m->rel);
   }
-  if (c.err == NULL && fstat(srcfd, &st) == 0 && copy_meta_fd(&c, srcfd, dstfd, &st) == 0) {
+  if (c.err == NULL && fstat(srcfd, &st) == 0 && copy_meta_fd(&c, srcfd, dstfd, &st, true) == 0) {
     struct timespec ts[2] = {st.st_atim, st.st_mtim};
     if (futimens(dstfd, ts) < 0)
       fail(&c, errno, "cannot set the times of '%s'", "/");

@@ -287,6 +287,9 @@ struct mount_spec {
   const char *work;
   bool staging;      /* a layer being written: nothing but plain files in its diff */
   bool index;        /* with overlay's inode index (staging only, see relink_lower_aliases) */
+  bool throwaway;    /* the work directory goes when the mount does: mount it
+                      * volatile, so that its last close does not sync the
+                      * whole upper file system (a staging or probe mount) */
   const char *scratch; /* relative to DATA: where mount(2) may mount a detached mount first */
 };
 
@@ -375,11 +378,11 @@ static int mount_new_api(struct driver_area *s, const struct mount_spec *m,
     fs_log(fsfd, logbuf, sizeof(logbuf));
   if (m->staging && fsconfig(fsfd, FSCONFIG_SET_STRING, "redirect_dir", "off", 0) < 0)
     fs_log(fsfd, logbuf, sizeof(logbuf));
-  /* A staging mount's last close would otherwise sync the whole upper file
-   * system, all of its dirty pages, whoever wrote them; whether a layer is
-   * synced is the core's call (storage-sync).  Its work directory is
-   * thrown away at commit, as volatile wants. */
-  if (m->staging && fsconfig(fsfd, FSCONFIG_SET_FLAG, "volatile", NULL, 0) < 0)
+  /* The last close of a mount with an upper directory syncs the whole
+   * upper file system, all of its dirty pages, whoever wrote them.  Whether
+   * a layer is synced is the core's call (storage-sync), and a probe has
+   * nothing to keep. */
+  if (m->throwaway && fsconfig(fsfd, FSCONFIG_SET_FLAG, "volatile", NULL, 0) < 0)
     fs_log(fsfd, logbuf, sizeof(logbuf));
   if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
     e = errno;
@@ -534,7 +537,8 @@ static int probe_mount(struct driver_area *s, const char *dir, struct strata_err
   char lower[96], upper[96], work[96], merged[96];
   char *lowers[1] = {lower};
   struct mount_spec m = {
-      .lowers = lowers, .nlowers = 1, .upper = upper, .work = work, .scratch = merged};
+      .lowers = lowers, .nlowers = 1, .upper = upper, .work = work, .scratch = merged,
+      .throwaway = true};
   int fd = -1, r;
 
   snprintf(lower, sizeof(lower), "%s/lower", dir);
@@ -940,6 +944,7 @@ static int ovl_layer_stage(void *state, const char *id, const char *parent,
                            .work = work,
                            .staging = true,
                            .index = true,
+                           .throwaway = true,
                            .scratch = path};
     struct strata_error *e = NULL;
     int mfd = -1;
