@@ -20,9 +20,9 @@
 #include "layer.h"
 #include "layer-export.h"
 #include "log.h"
+#include "read-ahead.h"
 
 #define LOG_DOMAIN "layer-store"
-#define READ_CHUNK (256 * 1024)
 
 static int record_path(const char *chain_id, char *buf, size_t len, struct strata_error **err) {
   if (!strata_digest_valid(chain_id))
@@ -49,12 +49,14 @@ bool strata_layer_exists(struct strata_store *store, const char *chain_id) {
   return complete;
 }
 
-/* libarchive pulls the tar stream through this reader, which decompresses
- * and hashes it on the way: one pass gives both the tree and the diff ID. */
+/* libarchive pulls the tar stream through this reader; a thread of its own
+ * decompresses and hashes it a few chunks ahead (read-ahead.c): one pass
+ * gives both the tree and the diff ID. */
 struct tar_reader {
   struct strata_decompressor *dec;
   struct strata_hasher *diff;
-  char *buf;
+  struct strata_read_ahead *ahead;
+  char pad[512 + 1024]; /* the end a writer left out */
   uint64_t total;    /* bytes of the real stream */
   bool padded;       /* the synthetic end was handed out */
   struct strata_error *err;
@@ -69,11 +71,12 @@ static void split_file(void *arg, uint64_t offset, uint64_t size, const char *pa
 
 static la_ssize_t tar_read(struct archive *a, void *arg, const void **out) {
   struct tar_reader *r = arg;
+  const void *buf;
   ssize_t n;
 
   if (r->padded)
     return 0;
-  n = strata_decompressor_read(r->dec, r->buf, READ_CHUNK, &r->err);
+  n = strata_read_ahead_next(r->ahead, &buf, &r->err);
   if (n < 0) {
     archive_set_error(a, EIO, "%s", r->err ? r->err->msg : "read error");
     return -1;
@@ -84,16 +87,15 @@ static la_ssize_t tar_read(struct archive *a, void *arg, const void **out) {
      * layers.  Hand libarchive the missing zeros, outside the diff ID: a
      * layer really cut short still fails its diff ID check. */
     size_t pad = (size_t)((512 - r->total % 512) % 512) + 1024;
-    memset(r->buf, 0, pad);
+    memset(r->pad, 0, pad);
     r->padded = true;
-    *out = r->buf;
+    *out = r->pad;
     return (la_ssize_t)pad;
   }
   if (r->split != NULL)
-    strata_tar_split_feed(r->split, r->total, r->buf, (size_t)n);
+    strata_tar_split_feed(r->split, r->total, buf, (size_t)n);
   r->total += (uint64_t)n;
-  strata_hasher_update(r->diff, r->buf, (size_t)n);
-  *out = r->buf;
+  *out = buf;
   return n;
 }
 
@@ -102,15 +104,15 @@ static int drain(struct tar_reader *r) {
   if (r->padded)
     return 0;
   for (;;) {
-    ssize_t n = strata_decompressor_read(r->dec, r->buf, READ_CHUNK, &r->err);
+    const void *buf;
+    ssize_t n = strata_read_ahead_next(r->ahead, &buf, &r->err);
     if (n < 0)
       return -1;
     if (n == 0)
       return 0;
     if (r->split != NULL)
-      strata_tar_split_feed(r->split, r->total, r->buf, (size_t)n);
+      strata_tar_split_feed(r->split, r->total, buf, (size_t)n);
     r->total += (uint64_t)n;
-    strata_hasher_update(r->diff, r->buf, (size_t)n);
   }
 }
 
@@ -147,13 +149,14 @@ static int apply_stream(int fd, const struct strata_layer_import *li, int rootfd
                         : strata_decompressor_new(fd, &r.dec, err)) < 0)
     return strata_error_wrap(err, "layer %s", what);
   r.diff = strata_hasher_new();
-  r.buf = malloc(READ_CHUNK);
   r.split = strata_tar_split_new();
   a = archive_read_new();
-  if (r.diff == NULL || r.buf == NULL || a == NULL) {
+  if (r.diff == NULL || a == NULL) {
     strata_error_set(err, ENOMEM, "cannot read layer %s", what);
     goto out;
   }
+  if (strata_read_ahead_new(r.dec, r.diff, &r.ahead, err) < 0)
+    goto out;
   archive_read_support_format_tar(a);
   archive_read_support_format_gnutar(a);
   if (archive_read_open(a, &r, NULL, tar_read, NULL) != ARCHIVE_OK) {
@@ -177,6 +180,8 @@ static int apply_stream(int fd, const struct strata_layer_import *li, int rootfd
     strata_error_wrap(err, "layer %s", what);
     goto out;
   }
+  /* the thread is done with the hash once it is gone */
+  strata_read_ahead_free(steal_ptr(r.ahead));
   strata_hasher_final(r.diff, diff_id);
   *split = NULL;
   *split_len = 0;
@@ -190,10 +195,12 @@ out:
   strata_tar_split_free(r.split);
   if (a)
     archive_read_free(a);
+  if (ret < 0 && r.ahead != NULL && li->cancel != NULL)
+    li->cancel(li->read_arg); /* its thread may be waiting for bytes */
+  strata_read_ahead_free(r.ahead); /* before what its thread reads and hashes */
   strata_error_free(r.err);
   strata_hasher_free(r.diff);
   strata_decompressor_free(r.dec);
-  free(r.buf);
   return ret;
 }
 

@@ -29,6 +29,10 @@ struct strata_layer_import {
    * report the end once the blob's digest has been checked. */
   strata_read_fn read;
   void *read_arg;
+  /* May be NULL.  READ is called from a thread of the import's own; when
+   * the import gives up before the end, CANCEL(READ_ARG) is called from
+   * another thread, and a READ waiting for bytes must then return -1. */
+  void (*cancel)(void *read_arg);
 };
 
 /* Imports the layer blob readable from FD (positioned at its start), or

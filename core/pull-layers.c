@@ -37,8 +37,9 @@ struct job {
   struct strata_hasher *hash;
   uint64_t written;
   bool sink_failed; /* the bytes themselves were wrong (too many) */
-  /* the extracting thread's own */
+  /* the extraction's own (its read-ahead thread reads the blob) */
   uint64_t consumed;
+  bool cancelled; /* under pl->lock: the extraction gave up on the blob */
 };
 
 struct pipeline {
@@ -223,8 +224,12 @@ static ssize_t job_read(void *arg, void *buf, size_t len, struct strata_error **
 
   pthread_mutex_lock(&pl->lock);
   while (j->consumed == j->avail && (j->state == JOB_QUEUED || j->state == JOB_RUNNING) &&
-         !pl->abort)
+         !pl->abort && !j->cancelled)
     pthread_cond_wait(&pl->cond, &pl->lock);
+  if (j->cancelled) {
+    pthread_mutex_unlock(&pl->lock);
+    return strata_error_set(err, ECANCELED, "layer %s: extraction stopped", j->shortid);
+  }
   avail = j->avail;
   downloaded = j->state == JOB_DONE;
   if (j->state == JOB_FAILED) {
@@ -262,6 +267,14 @@ static ssize_t job_read(void *arg, void *buf, size_t len, struct strata_error **
   return n;
 }
 
+static void job_cancel(void *arg) {
+  struct job *j = arg;
+  pthread_mutex_lock(&j->pl->lock);
+  j->cancelled = true;
+  pthread_cond_broadcast(&j->pl->cond);
+  pthread_mutex_unlock(&j->pl->lock);
+}
+
 static int extract(struct job *j, struct strata_error **err) {
   struct strata_pull_layer *l = j->layer;
   struct strata_layer_import li = {.chain_id = l->chain_id,
@@ -270,7 +283,8 @@ static int extract(struct job *j, struct strata_error **err) {
                                    .blob_digest = l->desc->digest,
                                    .blob_size = (uint64_t)l->desc->size,
                                    .read = job_read,
-                                   .read_arg = j};
+                                   .read_arg = j,
+                                   .cancel = job_cancel};
   return strata_layer_import(j->pl->o->ctx, -1, &li, &l->size, err);
 }
 
