@@ -41,12 +41,13 @@
 #include <strata/plugin/host.h>
 #include <strata/plugin/isolation.h>
 
+#include "../child-wait.h"
+
 #define DOMAIN "isolation.oci-runtime"
 
 extern char **environ;
 
 static const struct strata_host *host;
-static volatile pid_t child_pid;
 
 struct oci_state {
   char *data_dir;    /* <root>/plugins/isolation-oci-runtime */
@@ -412,19 +413,12 @@ static void runtime_error(const char *log, char *out, size_t outlen) {
     fclose(f);
 }
 
-static void forward_signal(int sig) {
-  if (child_pid > 0)
-    kill(child_pid, sig);
-}
-
 static int oci_run(void *state, const struct strata_run_spec *spec, struct strata_error **err) {
-  static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
   struct oci_state *st = state;
-  struct sigaction sa = {.sa_handler = forward_signal}, old[4];
   char bundle[PATH_MAX], statedir[PATH_MAX], log[PATH_MAX + 16], msg[2048];
   const char *argv[12];
   int top, status, r, k = 0;
-  sigset_t block, saved;
+  sigset_t saved;
   pid_t pid;
 
   if (spec->argv == NULL || spec->argv[0] == NULL)
@@ -464,10 +458,7 @@ static int oci_run(void *state, const struct strata_run_spec *spec, struct strat
   argv[k++] = spec->id;
   argv[k] = NULL;
 
-  sigemptyset(&block);
-  for (int i = 0; i < 4; i++)
-    sigaddset(&block, sigs[i]);
-  sigprocmask(SIG_BLOCK, &block, &saved);
+  child_signals_block(&saved);
   {
     posix_spawnattr_t attr;
     sigset_t none, dfl;
@@ -486,16 +477,8 @@ static int oci_run(void *state, const struct strata_run_spec *spec, struct strat
     host->error(err, r, "cannot run the OCI runtime %s", st->runtime);
     goto fail;
   }
-  child_pid = pid;
-  sigemptyset(&sa.sa_mask);
-  for (int i = 0; i < 4; i++)
-    sigaction(sigs[i], &sa, &old[i]);
-  sigprocmask(SIG_SETMASK, &saved, NULL);
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-    ;
-  for (int i = 0; i < 4; i++)
-    sigaction(sigs[i], &old[i], NULL);
-  child_pid = 0;
+  /* no failure pipe: the runtime's own errors are in its log */
+  child_wait(spec, pid, pid, -1, &saved, &status, NULL);
   runtime_error(log, msg, sizeof(msg));
   {
     struct strata_error *e = NULL;
@@ -518,12 +501,7 @@ static int oci_run(void *state, const struct strata_run_spec *spec, struct strat
     host->error(err, 0, "%s: %s", st->runtime, msg);
     return STRATA_RUN_ENGINE_ERROR;
   }
-  {
-    int code = strata_run_exit_code(status);
-    if (code >= 0)
-      return code;
-  }
-  return host->error(err, 0, "the OCI runtime ended in an unknown way");
+  return child_exit_result(host, status, "the OCI runtime", err);
 
 fail: {
   struct strata_error *e = NULL;
