@@ -938,6 +938,77 @@ static void adopt_terminal(void) {
     child_fail(CHILD_STAGE_SETUP, errno, "cannot make the terminal the controlling one");
 }
 
+/* The start of run's and exec's child: a clean signal state and the
+ * failure pipe's write end PIPE_WRITE moved to child_report_fd. */
+static void child_begin(int pipe_write) {
+  sigset_t none;
+
+  /* the engine's dispositions (an ignored SIGPIPE) would survive exec */
+  for (int s = 1; s < NSIG; s++)
+    signal(s, SIG_DFL);
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  /* above the standard streams even when the engine ran with one closed,
+   * so close_fds() can keep 0, 1 and 2 and close everything else */
+  child_report_fd = fcntl(pipe_write, F_DUPFD_CLOEXEC, 3);
+  if (child_report_fd < 0)
+    _exit(127);
+  close(pipe_write);
+}
+
+/* -t: a terminal of the container's own (console socket) or the core's;
+ * then no standard stream may be one of the engine's descriptors. */
+static void setup_terminal(const struct strata_run_spec *spec) {
+  if (spec->tty && SPEC_HAS_1_2(spec) && spec->console_socket >= 0)
+    setup_console(spec);
+  else if (spec->tty)
+    adopt_terminal();
+  sanitize_std_fds();
+}
+
+/* The image's user: bounding set, groups, uid and gid, capabilities. */
+static void become_user(const struct strata_run_spec *spec, cap_t caps) {
+  gid_t groups[256];
+  size_t ng = spec->ngroups < 256 ? spec->ngroups : 256;
+
+  drop_bounding_set(spec_caps(spec));
+  for (size_t i = 0; i < ng; i++)
+    groups[i] = spec->groups[i];
+  if (setgroups(ng, groups) < 0)
+    child_fail(CHILD_STAGE_SETUP, errno, "setgroups");
+  if (setgid(spec->gid) < 0)
+    child_fail(CHILD_STAGE_SETUP, errno, "setgid %u", spec->gid);
+  if (setuid(spec->uid) < 0)
+    child_fail(CHILD_STAGE_SETUP, errno, "setuid %u", spec->uid);
+  if (cap_set_proc(caps) < 0)
+    child_fail(CHILD_STAGE_SETUP, errno, "cannot set capabilities");
+}
+
+/* The end of run's and exec's child, once it is the image's user: the
+ * working directory, then the command. */
+static void __attribute__((noreturn)) enter_and_exec(const struct strata_run_spec *spec) {
+  char cwd[PATH_MAX];
+
+  /* a foreground container must not outlive its engine (cleared by setuid,
+   * so set after it) */
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  close_fds();
+  if (chdir(spec->cwd) < 0)
+    child_fail(CHILD_STAGE_SETUP, errno, "cannot change to the working directory '%s'", spec->cwd);
+  /* After pivot_root the host's tree is detached: a directory outside the
+   * container makes getcwd fail (glibc refuses "(unreachable)/..."). */
+  if (getcwd(cwd, sizeof(cwd)) == NULL || cwd[0] != '/')
+    child_fail(CHILD_STAGE_SETUP, errno ? errno : ENOENT,
+               "the working directory '%s' is outside the container", spec->cwd);
+
+  /* /proc/self/exe (runc CVE-2019-5736): this process stops being the
+   * engine at the execve below, and the engine never re-executes itself in
+   * the container.  The parent engine process lives in the host's PID
+   * namespace, which the container's /proc does not show, so no process of
+   * the container can reach the engine's binary through /proc/PID/exe. */
+  child_exec(spec);
+}
+
 /* What the parent hands the child (shared memory: read only). */
 struct child_args {
   const struct strata_run_spec *spec;
@@ -950,24 +1021,10 @@ struct child_args {
 
 static void __attribute__((noreturn)) child_main(const struct child_args *a) {
   const struct strata_run_spec *spec = a->spec;
-  char cwd[PATH_MAX];
-  gid_t groups[256];
-  size_t ng = spec->ngroups < 256 ? spec->ngroups : 256;
-  sigset_t none;
 
-  /* the engine's dispositions (an ignored SIGPIPE) would survive exec */
-  for (int s = 1; s < NSIG; s++)
-    signal(s, SIG_DFL);
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, NULL);
   umask(022);
   close(a->pipe_read);
-  /* above the standard streams even when the engine ran with one closed,
-   * so close_fds() can keep 0, 1 and 2 and close everything else */
-  child_report_fd = fcntl(a->pipe_write, F_DUPFD_CLOEXEC, 3);
-  if (child_report_fd < 0)
-    _exit(127);
-  close(a->pipe_write);
+  child_begin(a->pipe_write);
   if (SPEC_HAS_1_2(spec))
     setup_stdio(spec);
 
@@ -989,49 +1046,17 @@ static void __attribute__((noreturn)) child_main(const struct child_args *a) {
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
     child_fail(CHILD_STAGE_SETUP, errno, "cannot make the engine non-dumpable");
   setup_rootfs(spec, a->cg, a->etc_dir);
-  if (spec->tty && SPEC_HAS_1_2(spec) && spec->console_socket >= 0)
-    setup_console(spec);
-  else if (spec->tty)
-    adopt_terminal();
-  sanitize_std_fds();
+  setup_terminal(spec);
   if (!(spec_flags(spec) & STRATA_RUN_NETWORK_HOST))
     loopback_up();
   if (spec->hostname && *spec->hostname &&
       sethostname(spec->hostname, strlen(spec->hostname)) < 0)
     child_fail(CHILD_STAGE_SETUP, errno, "cannot set the host name '%s'", spec->hostname);
 
-  drop_bounding_set(spec_caps(spec));
-  for (size_t i = 0; i < ng; i++)
-    groups[i] = spec->groups[i];
-  if (setgroups(ng, groups) < 0)
-    child_fail(CHILD_STAGE_SETUP, errno, "setgroups");
-  if (setgid(spec->gid) < 0)
-    child_fail(CHILD_STAGE_SETUP, errno, "setgid %u", spec->gid);
-  if (setuid(spec->uid) < 0)
-    child_fail(CHILD_STAGE_SETUP, errno, "setuid %u", spec->uid);
-  if (cap_set_proc(a->caps) < 0)
-    child_fail(CHILD_STAGE_SETUP, errno, "cannot set capabilities");
+  become_user(spec, a->caps);
   if ((spec_flags(spec) & STRATA_RUN_NO_NEW_PRIVS) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     child_fail(CHILD_STAGE_SETUP, errno, "cannot set no-new-privileges");
-  /* a foreground container must not outlive its engine (cleared by setuid,
-   * so set after it) */
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-
-  close_fds();
-  if (chdir(spec->cwd) < 0)
-    child_fail(CHILD_STAGE_SETUP, errno, "cannot change to the working directory '%s'", spec->cwd);
-  /* After pivot_root the host's tree is detached: a directory outside the
-   * container makes getcwd fail (glibc refuses "(unreachable)/..."). */
-  if (getcwd(cwd, sizeof(cwd)) == NULL || cwd[0] != '/')
-    child_fail(CHILD_STAGE_SETUP, errno ? errno : ENOENT,
-               "the working directory '%s' is outside the container", spec->cwd);
-
-  /* /proc/self/exe (runc CVE-2019-5736): this process stops being the
-   * engine at the execve below, and the engine never re-executes itself in
-   * the container.  The parent engine process lives in the host's PID
-   * namespace, which the container's /proc does not show, so no process of
-   * the container can reach the engine's binary through /proc/PID/exe. */
-  child_exec(spec);
+  enter_and_exec(spec);
 }
 
 /* ---------------------------------------------------------------- the engine side */
@@ -1374,44 +1399,11 @@ static void join_cgroups_of(int pid) {
 /* The exec'd process itself, in all the container's namespaces. */
 static void __attribute__((noreturn)) exec_child(const struct strata_run_spec *spec, cap_t caps,
                                                  int pipe_write) {
-  char cwd[PATH_MAX];
-  gid_t groups[256];
-  size_t ng = spec->ngroups < 256 ? spec->ngroups : 256;
-  sigset_t none;
-
-  for (int s = 1; s < NSIG; s++)
-    signal(s, SIG_DFL);
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, NULL);
-  child_report_fd = fcntl(pipe_write, F_DUPFD_CLOEXEC, 3);
-  if (child_report_fd < 0)
-    _exit(127);
-  close(pipe_write);
+  child_begin(pipe_write);
   setup_stdio(spec);
-  if (spec->tty && spec->console_socket >= 0)
-    setup_console(spec);
-  else if (spec->tty)
-    adopt_terminal();
-  sanitize_std_fds();
-  drop_bounding_set(spec_caps(spec));
-  for (size_t i = 0; i < ng; i++)
-    groups[i] = spec->groups[i];
-  if (setgroups(ng, groups) < 0)
-    child_fail(CHILD_STAGE_SETUP, errno, "setgroups");
-  if (setgid(spec->gid) < 0)
-    child_fail(CHILD_STAGE_SETUP, errno, "setgid %u", spec->gid);
-  if (setuid(spec->uid) < 0)
-    child_fail(CHILD_STAGE_SETUP, errno, "setuid %u", spec->uid);
-  if (cap_set_proc(caps) < 0)
-    child_fail(CHILD_STAGE_SETUP, errno, "cannot set capabilities");
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  close_fds();
-  if (chdir(spec->cwd) < 0)
-    child_fail(CHILD_STAGE_SETUP, errno, "cannot change to the working directory '%s'", spec->cwd);
-  if (getcwd(cwd, sizeof(cwd)) == NULL || cwd[0] != '/')
-    child_fail(CHILD_STAGE_SETUP, errno ? errno : ENOENT,
-               "the working directory '%s' is outside the container", spec->cwd);
-  child_exec(spec);
+  setup_terminal(spec);
+  become_user(spec, caps);
+  enter_and_exec(spec);
 }
 
 /* Joins PID's namespaces in a forked child, which forks the process that
