@@ -25,7 +25,7 @@
 #include <strata/plugin/host.h>
 #include <strata/plugin/isolation.h>
 
-#include "../child-wait.h"
+#include "../backend-common.h"
 
 static const struct strata_host *host;
 

@@ -52,7 +52,7 @@
 #include <strata/plugin/host.h>
 #include <strata/plugin/isolation.h>
 
-#include "../child-wait.h"
+#include "../backend-common.h"
 
 #define DOMAIN "isolation.namespaces"
 
@@ -73,13 +73,6 @@ struct ns_state {
   char *data_dir; /* <root>/plugins/isolation-namespaces: per-run /etc files */
 };
 
-/* Docker's /etc/hosts for a container without a network of its own. */
-static const char hosts_file[] = "127.0.0.1\tlocalhost\n"
-                                 "::1\tlocalhost ip6-localhost ip6-loopback\n"
-                                 "fe00::0\tip6-localnet\n"
-                                 "ff00::0\tip6-mcastprefix\n"
-                                 "ff02::1\tip6-allnodes\n"
-                                 "ff02::2\tip6-allrouters\n";
 static const char *const etc_files[] = {"hostname", "hosts"};
 
 /* Docker's default capabilities (moby oci/caps/defaults.go): the bounding
@@ -105,17 +98,6 @@ static uint32_t spec_flags(const struct strata_run_spec *spec) {
   return SPEC_HAS_1_2(spec) ? spec->run_flags : 0;
 }
 
-/* Docker's masked paths (moby oci/defaults.go): files get /dev/null bound
- * over them, directories an empty read-only tmpfs. */
-static const char *const masked_paths[] = {
-    "proc/asound",        "proc/acpi",        "proc/kcore",       "proc/keys",
-    "proc/latency_stats", "proc/timer_list",  "proc/timer_stats", "proc/sched_debug",
-    "proc/scsi",          "sys/firmware",     "sys/devices/virtual/powercap",
-};
-/* ... and its read-only paths, bound onto themselves read-only. */
-static const char *const readonly_paths[] = {
-    "proc/bus", "proc/fs", "proc/irq", "proc/sys", "proc/sysrq-trigger",
-};
 /* The device nodes every container gets: bind mounts of the host's nodes
  * onto empty files, as runc and crun do outside a user namespace (no mknod,
  * so no device the host does not already expose). */
@@ -597,9 +579,12 @@ static void setup_cgroup(int rootfd, const struct cgroup_layout *cg) {
   xmount(NULL, "sys/fs/cgroup", NULL, MS_REMOUNT | ro, "mode=755");
 }
 
+/* Docker's masked paths: files get /dev/null bound over them, directories
+ * an empty read-only tmpfs; its read-only paths are bound onto themselves
+ * read-only. */
 static void mask_paths(int rootfd) {
-  for (size_t i = 0; i < sizeof(masked_paths) / sizeof(masked_paths[0]); i++) {
-    const char *p = masked_paths[i];
+  for (size_t i = 0; i < docker_n_masked_paths; i++) {
+    const char *p = docker_masked_paths[i] + 1; /* relative to the new root */
     struct stat st;
     if (fstatat(rootfd, p, &st, AT_SYMLINK_NOFOLLOW) < 0) {
       if (errno == ENOENT)
@@ -611,8 +596,8 @@ static void mask_paths(int rootfd) {
     else
       xmount("/dev/null", p, NULL, MS_BIND, NULL);
   }
-  for (size_t i = 0; i < sizeof(readonly_paths) / sizeof(readonly_paths[0]); i++) {
-    const char *p = readonly_paths[i];
+  for (size_t i = 0; i < docker_n_readonly_paths; i++) {
+    const char *p = docker_readonly_paths[i] + 1;
     struct stat st;
     if (fstatat(rootfd, p, &st, AT_SYMLINK_NOFOLLOW) < 0) {
       if (errno == ENOENT)
@@ -1080,40 +1065,15 @@ static void ns_fini(void *state) {
   free(st);
 }
 
-static int write_file_at(int dirfd, const char *name, const char *text) {
-  size_t len = strlen(text);
-  int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (fd < 0)
-    return -1;
-  if (fchmod(fd, 0644) < 0 || write(fd, text, len) != (ssize_t)len) {
-    int e = errno;
-    close(fd);
-    errno = e ? e : EIO;
-    return -1;
-  }
-  return close(fd);
-}
-
 /* Writes this run's /etc/hostname and /etc/hosts under DATA_DIR/ID and
  * returns that directory's fd (the caller removes ID when the container
  * ends), or -1 with *err set. */
 static int etc_files_write(const char *data_dir, const struct strata_run_spec *spec,
                            char *path, size_t pathlen, struct strata_error **err) {
   char hostname[300], host_hosts[65536];
-  const char *hosts = hosts_file;
+  const char *hosts = container_hosts_text(spec_flags(spec) & STRATA_RUN_NETWORK_HOST,
+                                           host_hosts, sizeof(host_hosts));
   int top, dir;
-
-  /* Docker: a container on the host's network gets the host's /etc/hosts */
-  if (spec_flags(spec) & STRATA_RUN_NETWORK_HOST) {
-    int fd = open("/etc/hosts", O_RDONLY | O_CLOEXEC);
-    ssize_t k = fd < 0 ? -1 : read(fd, host_hosts, sizeof(host_hosts) - 1);
-    if (fd >= 0)
-      close(fd);
-    if (k >= 0) {
-      host_hosts[k] = '\0';
-      hosts = host_hosts;
-    }
-  }
 
   if (mkdir(data_dir, 0700) < 0 && errno != EEXIST) {
     /* <root>/plugins may not exist yet */
@@ -1134,8 +1094,8 @@ static int etc_files_write(const char *data_dir, const struct strata_run_spec *s
   }
   dir = openat(top, spec->id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   snprintf(hostname, sizeof(hostname), "%s\n", spec->hostname ? spec->hostname : "");
-  if (dir < 0 || write_file_at(dir, "hostname", hostname) < 0 ||
-      write_file_at(dir, "hosts", hosts) < 0) {
+  if (dir < 0 || write_text_at(dir, "hostname", hostname) < 0 ||
+      write_text_at(dir, "hosts", hosts) < 0) {
     int e = errno;
     if (dir >= 0)
       close(dir);
@@ -1298,10 +1258,8 @@ static int ns_run(void *state, const struct strata_run_spec *spec, struct strata
   int pipefd[2], status, failed;
   pid_t pid;
 
-  if (spec->argv == NULL || spec->argv[0] == NULL)
-    return host->error(err, 0, "no command specified");
-  if (strchr(spec->id, '/') != NULL || spec->id[0] == '.')
-    return host->error(err, 0, "invalid container ID '%s'", spec->id);
+  if (run_spec_check(host, spec, err) < 0)
+    return STRATA_RUN_ENGINE_ERROR;
   cgroup_layout_read(&cg);
   if (st != NULL && st->data_dir != NULL) {
     if (etc_files_prepare(spec->rootfs, err) < 0 || mounts_prepare(spec->rootfs, spec, err) < 0)

@@ -1,16 +1,18 @@
-/* What the in-tree isolation backends share; see child-wait.h. */
+/* What the in-tree isolation backends share; see backend-common.h. */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "child-wait.h"
+#include "backend-common.h"
 
 const int child_signals[CHILD_NSIGNALS] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 
@@ -138,4 +140,62 @@ void child_exec(const struct strata_run_spec *spec) {
     path = end + 1;
   }
   child_fail(CHILD_STAGE_EXEC, saw_eacces ? EACCES : ENOENT, "%s", cmd);
+}
+
+const char docker_hosts_file[] = "127.0.0.1\tlocalhost\n"
+                                 "::1\tlocalhost ip6-localhost ip6-loopback\n"
+                                 "fe00::0\tip6-localnet\n"
+                                 "ff00::0\tip6-mcastprefix\n"
+                                 "ff02::1\tip6-allnodes\n"
+                                 "ff02::2\tip6-allrouters\n";
+
+const char *const docker_masked_paths[] = {
+    "/proc/asound",        "/proc/acpi",        "/proc/kcore",       "/proc/keys",
+    "/proc/latency_stats", "/proc/timer_list",  "/proc/timer_stats", "/proc/sched_debug",
+    "/proc/scsi",          "/sys/firmware",     "/sys/devices/virtual/powercap",
+};
+const size_t docker_n_masked_paths = sizeof(docker_masked_paths) / sizeof(docker_masked_paths[0]);
+
+const char *const docker_readonly_paths[] = {
+    "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+};
+const size_t docker_n_readonly_paths =
+    sizeof(docker_readonly_paths) / sizeof(docker_readonly_paths[0]);
+
+const char *container_hosts_text(bool host_network, char *buf, size_t len) {
+  int fd;
+  ssize_t k;
+  if (!host_network)
+    return docker_hosts_file;
+  fd = open("/etc/hosts", O_RDONLY | O_CLOEXEC);
+  k = fd < 0 ? -1 : read(fd, buf, len - 1);
+  if (fd >= 0)
+    close(fd);
+  if (k < 0)
+    return docker_hosts_file;
+  buf[k] = '\0';
+  return buf;
+}
+
+int write_text_at(int dirfd, const char *name, const char *text) {
+  size_t len = strlen(text);
+  int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return -1;
+  if (fchmod(fd, 0644) < 0 || write(fd, text, len) != (ssize_t)len) {
+    int e = errno;
+    close(fd);
+    errno = e ? e : EIO;
+    return -1;
+  }
+  return close(fd);
+}
+
+int run_spec_check(const struct strata_host *host, const struct strata_run_spec *spec,
+                   struct strata_error **err) {
+  if (spec->argv == NULL || spec->argv[0] == NULL)
+    return host->error(err, 0, "no command specified");
+  if (strchr(spec->id, '/') != NULL || spec->id[0] == '.')
+    return host->error(err, 0, "invalid container ID '%s'", spec->id);
+  return 0;
 }

@@ -1,19 +1,21 @@
-/* What the in-tree isolation backends share: the parent's side of a
+/* What the in-tree isolation backends share.  The parent's side of a
  * foreground child (the engine's SIGINT, SIGTERM, SIGHUP and SIGQUIT passed
  * on to it, the failure record it sends through a close-on-exec pipe when
  * it cannot start the command, the wait) and turning that record or the
  * exit status into the run's result (Docker's 125, 126, 127, or the
- * command's own code); and, on the child's side, sending that record and
- * the exec with the container's PATH.
+ * command's own code); on the child's side, sending that record and the
+ * exec with the container's PATH.  And what a container gets by Docker's
+ * defaults whoever builds it: /etc/hosts, the masked and read-only paths.
  *
  * Compiled into each backend: a plugin still gets nothing from the core but
  * the host table, and exports nothing but its entry point (PLUGIN_LDFLAGS
  * hides these functions).  Not an interface for other plugins: it may change
  * with the backends. */
-#ifndef STRATA_CHILD_WAIT_H
-#define STRATA_CHILD_WAIT_H
+#ifndef STRATA_ISOLATION_BACKEND_COMMON_H
+#define STRATA_ISOLATION_BACKEND_COMMON_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -81,5 +83,29 @@ void child_fail(int stage, int errnum, const char *fmt, ...)
  * CHILD_STAGE_EXEC: ENOENT when nothing was found, EACCES when only
  * something not executable was. */
 void child_exec(const struct strata_run_spec *spec) __attribute__((noreturn));
+
+/* ---------------------------------------------------------------- Docker's defaults */
+
+/* /etc/hosts for a container without a network of its own. */
+extern const char docker_hosts_file[];
+/* The paths masked (moby oci/defaults.go), and those made read-only;
+ * absolute, inside the container. */
+extern const char *const docker_masked_paths[];
+extern const size_t docker_n_masked_paths;
+extern const char *const docker_readonly_paths[];
+extern const size_t docker_n_readonly_paths;
+
+/* The text of the container's /etc/hosts: the host's (read into BUF of
+ * LEN bytes) on the host's network, as Docker does, else
+ * docker_hosts_file. */
+const char *container_hosts_text(bool host_network, char *buf, size_t len);
+
+/* Writes TEXT to NAME in DIRFD (AT_FDCWD: a path), mode 0644, not through
+ * a symlink: 0, or -1 with errno. */
+int write_text_at(int dirfd, const char *name, const char *text);
+
+/* run()'s checks of SPEC: a command, and an ID that is one plain name. */
+int run_spec_check(const struct strata_host *host, const struct strata_run_spec *spec,
+                   struct strata_error **err);
 
 #endif
