@@ -52,6 +52,8 @@
 #include <strata/plugin/host.h>
 #include <strata/plugin/isolation.h>
 
+#include "../backend-common.h"
+
 #define DOMAIN "isolation.namespaces"
 
 #ifndef CGROUP2_SUPER_MAGIC
@@ -62,26 +64,15 @@
 #define TIOCGPTPEER _IO('T', 0x41)
 #endif
 
-/* Does SPEC carry the members of ABI 1.2 (stdio, console, started)? */
-#define SPEC_HAS_1_2(spec) ((spec)->size >= offsetof(struct strata_run_spec, opaque) + sizeof(void *))
-
 #define NS_FLAGS                                                                                 \
   (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP)
 
 static const struct strata_host *host;
-static volatile pid_t child_pid;
 
 struct ns_state {
   char *data_dir; /* <root>/plugins/isolation-namespaces: per-run /etc files */
 };
 
-/* Docker's /etc/hosts for a container without a network of its own. */
-static const char hosts_file[] = "127.0.0.1\tlocalhost\n"
-                                 "::1\tlocalhost ip6-localhost ip6-loopback\n"
-                                 "fe00::0\tip6-localnet\n"
-                                 "ff00::0\tip6-mcastprefix\n"
-                                 "ff02::1\tip6-allnodes\n"
-                                 "ff02::2\tip6-allrouters\n";
 static const char *const etc_files[] = {"hostname", "hosts"};
 
 /* Docker's default capabilities (moby oci/caps/defaults.go): the bounding
@@ -107,17 +98,6 @@ static uint32_t spec_flags(const struct strata_run_spec *spec) {
   return SPEC_HAS_1_2(spec) ? spec->run_flags : 0;
 }
 
-/* Docker's masked paths (moby oci/defaults.go): files get /dev/null bound
- * over them, directories an empty read-only tmpfs. */
-static const char *const masked_paths[] = {
-    "proc/asound",        "proc/acpi",        "proc/kcore",       "proc/keys",
-    "proc/latency_stats", "proc/timer_list",  "proc/timer_stats", "proc/sched_debug",
-    "proc/scsi",          "sys/firmware",     "sys/devices/virtual/powercap",
-};
-/* ... and its read-only paths, bound onto themselves read-only. */
-static const char *const readonly_paths[] = {
-    "proc/bus", "proc/fs", "proc/irq", "proc/sys", "proc/sysrq-trigger",
-};
 /* The device nodes every container gets: bind mounts of the host's nodes
  * onto empty files, as runc and crun do outside a user namespace (no mknod,
  * so no device the host does not already expose). */
@@ -442,33 +422,11 @@ fail:
 
 /* ---------------------------------------------------------------- the child */
 
-/* What the child tells the parent when it cannot start the command. */
-struct child_failure {
-  int stage; /* STAGE_* */
-  int errnum;
-  char what[512];
-};
-enum { STAGE_SETUP = 0, STAGE_EXEC = 1, STAGE_REFUSED = 2 };
-
-static int report_fd = -1;
-
-static void __attribute__((noreturn, format(printf, 3, 4)))
-fail(int stage, int errnum, const char *fmt, ...) {
-  struct child_failure f = {.stage = stage, .errnum = errnum};
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(f.what, sizeof(f.what), fmt, ap);
-  va_end(ap);
-  if (write(report_fd, &f, sizeof(f)) < 0) {
-    /* the parent is gone: nobody to tell */
-  }
-  _exit(127);
-}
-
 static void xmount(const char *src, const char *target, const char *fstype, unsigned long flags,
                    const char *data) {
   if (mount(src, target, fstype, flags, data) < 0)
-    fail(STAGE_SETUP, errno, "cannot mount %s on /%s", fstype ? fstype : src ? src : "(remount)", target);
+    child_fail(CHILD_STAGE_SETUP, errno, "cannot mount %s on /%s",
+               fstype ? fstype : src ? src : "(remount)", target);
 }
 
 /* Opens NAME (a top-level directory of the image: proc, sys, dev) without
@@ -479,18 +437,20 @@ static int open_top_dir(int rootfd, const char *name) {
   int fd;
   if (fstatat(rootfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
     if (errno != ENOENT)
-      fail(STAGE_SETUP, errno, "cannot inspect /%s in the image", name);
+      child_fail(CHILD_STAGE_SETUP, errno, "cannot inspect /%s in the image", name);
     if (mkdirat(rootfd, name, 0755) < 0 && errno != EEXIST)
-      fail(STAGE_SETUP, errno, "cannot create /%s in the container", name);
+      child_fail(CHILD_STAGE_SETUP, errno, "cannot create /%s in the container", name);
   } else if (S_ISLNK(st.st_mode)) {
-    fail(STAGE_REFUSED, 0, "the image's /%s is a symbolic link; refusing to run it", name);
+    child_fail(CHILD_STAGE_REFUSED, 0, "the image's /%s is a symbolic link; refusing to run it",
+               name);
   } else if (!S_ISDIR(st.st_mode)) {
-    fail(STAGE_REFUSED, 0, "the image's /%s is not a directory; refusing to run it", name);
+    child_fail(CHILD_STAGE_REFUSED, 0, "the image's /%s is not a directory; refusing to run it",
+               name);
   }
   fd = openat(rootfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
-    fail(errno == ELOOP || errno == ENOTDIR ? STAGE_REFUSED : STAGE_SETUP, errno,
-         "cannot open /%s in the image", name);
+    child_fail(errno == ELOOP || errno == ENOTDIR ? CHILD_STAGE_REFUSED : CHILD_STAGE_SETUP, errno,
+               "cannot open /%s in the image", name);
   return fd;
 }
 
@@ -500,7 +460,7 @@ static void mount_on_fd(int fd, const char *what, const char *src, const char *f
   char target[64];
   snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
   if (mount(src, target, fstype, flags, data) < 0)
-    fail(STAGE_SETUP, errno, "cannot mount %s on /%s", fstype, what);
+    child_fail(CHILD_STAGE_SETUP, errno, "cannot mount %s on /%s", fstype, what);
 }
 
 /* The flags a read-only remount must keep (a bind remount replaces them). */
@@ -537,13 +497,13 @@ static void setup_dev(int rootfd) {
     snprintf(dst, sizeof(dst), "dev/%s", dev_nodes[i]);
     fd = openat(rootfd, dst, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0666);
     if (fd < 0)
-      fail(STAGE_SETUP, errno, "cannot create /%s", dst);
+      child_fail(CHILD_STAGE_SETUP, errno, "cannot create /%s", dst);
     close(fd);
     xmount(src, dst, NULL, MS_BIND, NULL);
   }
   if (mkdirat(rootfd, "dev/pts", 0755) < 0 || mkdirat(rootfd, "dev/shm", 01777) < 0 ||
       mkdirat(rootfd, "dev/mqueue", 0755) < 0)
-    fail(STAGE_SETUP, errno, "cannot populate /dev");
+    child_fail(CHILD_STAGE_SETUP, errno, "cannot populate /dev");
   xmount("devpts", "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
          "newinstance,ptmxmode=0666,mode=0620,gid=5");
   xmount("shm", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k");
@@ -555,7 +515,7 @@ static void setup_dev(int rootfd) {
     if (strcmp(dev_links[i][1], "core") == 0 && faccessat(rootfd, "proc/kcore", F_OK, 0) < 0)
       continue;
     if (symlinkat(dev_links[i][0], rootfd, dst) < 0)
-      fail(STAGE_SETUP, errno, "cannot create /%s", dst);
+      child_fail(CHILD_STAGE_SETUP, errno, "cannot create /%s", dst);
   }
 }
 
@@ -577,12 +537,13 @@ static void bind_etc_files(int rootfd, const char *dir) {
     errno = 0;
     fd = host->open_in_root(rootfd, dst, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0, NULL);
     if (fd < 0)
-      fail(STAGE_SETUP, errno, "cannot open %s in the container", dst);
+      child_fail(CHILD_STAGE_SETUP, errno, "cannot open %s in the container", dst);
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-      fail(STAGE_REFUSED, 0, "the image's %s is not a regular file; refusing to run it", dst);
+      child_fail(CHILD_STAGE_REFUSED, 0, "the image's %s is not a regular file; refusing to run it",
+                 dst);
     snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
     if (mount(src, target, NULL, MS_BIND, NULL) < 0)
-      fail(STAGE_SETUP, errno, "cannot mount %s", dst);
+      child_fail(CHILD_STAGE_SETUP, errno, "cannot mount %s", dst);
     close(fd);
   }
 }
@@ -604,40 +565,44 @@ static void setup_cgroup(int rootfd, const struct cgroup_layout *cg) {
     snprintf(dst, sizeof(dst), "sys/fs/cgroup/%s", m->name);
     if (m->link[0]) {
       if (symlinkat(m->link, rootfd, dst) < 0)
-        fail(STAGE_SETUP, errno, "cannot create /%s", dst);
+        child_fail(CHILD_STAGE_SETUP, errno, "cannot create /%s", dst);
       continue;
     }
     if (mkdirat(rootfd, dst, 0755) < 0)
-      fail(STAGE_SETUP, errno, "cannot create /%s", dst);
+      child_fail(CHILD_STAGE_SETUP, errno, "cannot create /%s", dst);
     if (m->v2)
       xmount("cgroup", dst, "cgroup2", ro, NULL);
     else if (mount("cgroup", dst, "cgroup", ro, m->opts) < 0)
-      fail(STAGE_SETUP, errno, "cannot mount the cgroup hierarchy %s on /%s", m->opts, dst);
+      child_fail(CHILD_STAGE_SETUP, errno, "cannot mount the cgroup hierarchy %s on /%s", m->opts,
+                 dst);
   }
   xmount(NULL, "sys/fs/cgroup", NULL, MS_REMOUNT | ro, "mode=755");
 }
 
+/* Docker's masked paths: files get /dev/null bound over them, directories
+ * an empty read-only tmpfs; its read-only paths are bound onto themselves
+ * read-only. */
 static void mask_paths(int rootfd) {
-  for (size_t i = 0; i < sizeof(masked_paths) / sizeof(masked_paths[0]); i++) {
-    const char *p = masked_paths[i];
+  for (size_t i = 0; i < docker_n_masked_paths; i++) {
+    const char *p = docker_masked_paths[i] + 1; /* relative to the new root */
     struct stat st;
     if (fstatat(rootfd, p, &st, AT_SYMLINK_NOFOLLOW) < 0) {
       if (errno == ENOENT)
         continue;
-      fail(STAGE_SETUP, errno, "cannot mask /%s", p);
+      child_fail(CHILD_STAGE_SETUP, errno, "cannot mask /%s", p);
     }
     if (S_ISDIR(st.st_mode))
       xmount("tmpfs", p, "tmpfs", MS_RDONLY, NULL);
     else
       xmount("/dev/null", p, NULL, MS_BIND, NULL);
   }
-  for (size_t i = 0; i < sizeof(readonly_paths) / sizeof(readonly_paths[0]); i++) {
-    const char *p = readonly_paths[i];
+  for (size_t i = 0; i < docker_n_readonly_paths; i++) {
+    const char *p = docker_readonly_paths[i] + 1;
     struct stat st;
     if (fstatat(rootfd, p, &st, AT_SYMLINK_NOFOLLOW) < 0) {
       if (errno == ENOENT)
         continue;
-      fail(STAGE_SETUP, errno, "cannot make /%s read-only", p);
+      child_fail(CHILD_STAGE_SETUP, errno, "cannot make /%s read-only", p);
     }
     xmount(p, p, NULL, MS_BIND | MS_REC, NULL);
     xmount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | mount_flags_of(p), NULL);
@@ -648,14 +613,14 @@ static void loopback_up(void) {
   struct ifreq ifr;
   int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (s < 0)
-    fail(STAGE_SETUP, errno, "cannot bring up the loopback device");
+    child_fail(CHILD_STAGE_SETUP, errno, "cannot bring up the loopback device");
   memset(&ifr, 0, sizeof(ifr));
   strcpy(ifr.ifr_name, "lo");
   if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
-    fail(STAGE_SETUP, errno, "cannot bring up the loopback device");
+    child_fail(CHILD_STAGE_SETUP, errno, "cannot bring up the loopback device");
   ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
   if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
-    fail(STAGE_SETUP, errno, "cannot bring up the loopback device");
+    child_fail(CHILD_STAGE_SETUP, errno, "cannot bring up the loopback device");
   close(s);
 }
 
@@ -675,28 +640,30 @@ static void user_mounts(int rootfd, const struct strata_run_spec *spec) {
       fl |= MS_NOEXEC;
     fd = host->open_in_root(rootfd, m->destination, O_PATH | O_CLOEXEC, 0, NULL);
     if (fd < 0)
-      fail(STAGE_SETUP, errno, "cannot open the mount point %s in the container", m->destination);
+      child_fail(CHILD_STAGE_SETUP, errno, "cannot open the mount point %s in the container",
+                 m->destination);
     snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
     if (m->type == STRATA_MOUNT_TMPFS) {
       if (mount("tmpfs", target, "tmpfs", fl | (m->flags & STRATA_MOUNT_RDONLY ? MS_RDONLY : 0),
                 m->data) < 0)
-        fail(STAGE_SETUP, errno, "cannot mount a tmpfs on %s", m->destination);
+        child_fail(CHILD_STAGE_SETUP, errno, "cannot mount a tmpfs on %s", m->destination);
       close(fd);
       continue;
     }
     if (mount(m->source, target, NULL, MS_BIND | MS_REC, NULL) < 0)
-      fail(STAGE_SETUP, errno, "cannot bind-mount %s on %s", m->source, m->destination);
+      child_fail(CHILD_STAGE_SETUP, errno, "cannot bind-mount %s on %s", m->source, m->destination);
     close(fd);
     if (!(m->flags & STRATA_MOUNT_RDONLY))
       continue;
     /* the remount must name the new mount, not the directory under it */
     fd = host->open_in_root(rootfd, m->destination, O_PATH | O_CLOEXEC, 0, NULL);
     if (fd < 0)
-      fail(STAGE_SETUP, errno, "cannot open the mount point %s in the container", m->destination);
+      child_fail(CHILD_STAGE_SETUP, errno, "cannot open the mount point %s in the container",
+                 m->destination);
     snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
     if (mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | mount_flags_of(target),
               NULL) < 0)
-      fail(STAGE_SETUP, errno, "cannot make %s read-only", m->destination);
+      child_fail(CHILD_STAGE_SETUP, errno, "cannot make %s read-only", m->destination);
     close(fd);
   }
 }
@@ -735,7 +702,7 @@ static void host_devices(int rootfd, const char *dir, int depth) {
         continue;
       if (S_ISDIR(st.st_mode) && depth < 4) {
         if (mkdirat(rootfd, rel, 0755) < 0 && errno != EEXIST)
-          fail(STAGE_SETUP, errno, "cannot create /%s", rel);
+          child_fail(CHILD_STAGE_SETUP, errno, "cannot create /%s", rel);
         host_devices(rootfd, rel, depth + 1);
         continue;
       }
@@ -745,7 +712,7 @@ static void host_devices(int rootfd, const char *dir, int depth) {
       if (fd < 0) {
         if (errno == EEXIST)
           continue; /* a standard node, already there */
-        fail(STAGE_SETUP, errno, "cannot create /%s", rel);
+        child_fail(CHILD_STAGE_SETUP, errno, "cannot create /%s", rel);
       }
       close(fd);
       snprintf(path, sizeof(path), "/%s", rel);
@@ -765,19 +732,20 @@ static void setup_rootfs(const struct strata_run_spec *spec, const struct cgroup
   /* refuse a /proc or /sys symlink before anything is mounted on it */
   rootfd = open(spec->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (rootfd < 0)
-    fail(STAGE_SETUP, errno, "cannot open the root file system '%s'", spec->rootfs);
+    child_fail(CHILD_STAGE_SETUP, errno, "cannot open the root file system '%s'", spec->rootfs);
   close(open_top_dir(rootfd, "proc"));
   close(open_top_dir(rootfd, "sys"));
   close(open_top_dir(rootfd, "dev"));
   close(rootfd);
   /* pivot_root needs the new root to be a mount point */
   if (mount(spec->rootfs, spec->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
-    fail(STAGE_SETUP, errno, "cannot bind-mount the root file system '%s'", spec->rootfs);
+    child_fail(CHILD_STAGE_SETUP, errno, "cannot bind-mount the root file system '%s'",
+               spec->rootfs);
   if (chdir(spec->rootfs) < 0)
-    fail(STAGE_SETUP, errno, "cannot enter the root file system '%s'", spec->rootfs);
+    child_fail(CHILD_STAGE_SETUP, errno, "cannot enter the root file system '%s'", spec->rootfs);
   rootfd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (rootfd < 0)
-    fail(STAGE_SETUP, errno, "cannot open the root file system '%s'", spec->rootfs);
+    child_fail(CHILD_STAGE_SETUP, errno, "cannot open the root file system '%s'", spec->rootfs);
 
   bind_etc_files(rootfd, etc_dir);
   user_mounts(rootfd, spec);
@@ -800,16 +768,16 @@ static void setup_rootfs(const struct strata_run_spec *spec, const struct cgroup
   close(rootfd);
   if ((spec_flags(spec) & STRATA_RUN_READ_ONLY) &&
       mount(NULL, ".", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | mount_flags_of("."), NULL) < 0)
-    fail(STAGE_SETUP, errno, "cannot make the root file system read-only");
+    child_fail(CHILD_STAGE_SETUP, errno, "cannot make the root file system read-only");
 
   /* pivot_root(".", ".") stacks the old root on top of the new one; the
    * detach then drops it, and with it every path to the host's tree. */
   if (syscall(SYS_pivot_root, ".", ".") < 0)
-    fail(STAGE_SETUP, errno, "cannot pivot_root into '%s'", spec->rootfs);
+    child_fail(CHILD_STAGE_SETUP, errno, "cannot pivot_root into '%s'", spec->rootfs);
   if (umount2(".", MNT_DETACH) < 0)
-    fail(STAGE_SETUP, errno, "cannot detach the host's root");
+    child_fail(CHILD_STAGE_SETUP, errno, "cannot detach the host's root");
   if (chdir("/") < 0)
-    fail(STAGE_SETUP, errno, "cannot enter the container's root");
+    child_fail(CHILD_STAGE_SETUP, errno, "cannot enter the container's root");
 }
 
 /* Docker's capability rules: the bounding set is the default set; root gets
@@ -821,10 +789,10 @@ static void drop_bounding_set(uint64_t caps) {
   for (int c = 0; c <= last; c++) {
     bool keep = c < 64 && (caps & (1ULL << c));
     if (!keep && cap_drop_bound(c) < 0 && errno != EINVAL)
-      fail(STAGE_SETUP, errno, "cannot drop capability %d from the bounding set", c);
+      child_fail(CHILD_STAGE_SETUP, errno, "cannot drop capability %d from the bounding set", c);
   }
   if (CAP_AMBIENT_SUPPORTED() && cap_reset_ambient() < 0)
-    fail(STAGE_SETUP, errno, "cannot clear the ambient capabilities");
+    child_fail(CHILD_STAGE_SETUP, errno, "cannot clear the ambient capabilities");
 }
 
 /* The capability state the container's process ends with, built by the
@@ -850,60 +818,18 @@ static cap_t container_caps(uint32_t uid, uint64_t caps) {
   return want;
 }
 
-static const char *env_get(const char *const *env, const char *key) {
-  size_t kl = strlen(key);
-  for (; env && *env; env++)
-    if (strncmp(*env, key, kl) == 0 && (*env)[kl] == '=')
-      return *env + kl + 1;
-  return NULL;
-}
-
-/* execve with a PATH search using the container's PATH inside the new root
- * (the host's PATH means nothing there). */
-static void __attribute__((noreturn)) exec_command(const struct strata_run_spec *spec) {
-  const char *cmd = spec->argv[0];
-  const char *path = env_get(spec->env, "PATH");
-  char buf[PATH_MAX];
-  bool saw_eacces = false;
-
-  if (strchr(cmd, '/') != NULL) {
-    execve(cmd, (char *const *)spec->argv, (char *const *)spec->env);
-    fail(STAGE_EXEC, errno, "%s", cmd);
-  }
-  if (path == NULL)
-    path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-  while (*path) {
-    const char *end = strchr(path, ':');
-    size_t n = end ? (size_t)(end - path) : strlen(path);
-    if (n > 0 && n + strlen(cmd) + 2 < sizeof(buf)) {
-      memcpy(buf, path, n);
-      buf[n] = '/';
-      strcpy(buf + n + 1, cmd);
-      execve(buf, (char *const *)spec->argv, (char *const *)spec->env);
-      if (errno == EACCES)
-        saw_eacces = true;
-      else if (errno != ENOENT && errno != ENOTDIR)
-        fail(STAGE_EXEC, errno, "%s", buf);
-    }
-    if (end == NULL)
-      break;
-    path = end + 1;
-  }
-  fail(STAGE_EXEC, saw_eacces ? EACCES : ENOENT, "%s", cmd);
-}
-
 /* Closes every descriptor but 0, 1, 2 and the report pipe (which is
  * close-on-exec).  Done for real, not just marked close-on-exec, before the
  * chdir: runc CVE-2024-21626 was a leaked directory fd reached through a
  * working directory of /proc/self/fd/N. */
 static void close_fds(void) {
-  int fd = report_fd;
+  int fd = child_report_fd;
   if (fd > 3 && syscall(SYS_close_range, 3U, (unsigned)fd - 1, 0U) < 0 && errno != ENOSYS)
-    fail(STAGE_SETUP, errno, "cannot close the engine's file descriptors");
+    child_fail(CHILD_STAGE_SETUP, errno, "cannot close the engine's file descriptors");
   if (syscall(SYS_close_range, (unsigned)fd + 1, ~0U, 0U) < 0) {
     long max = sysconf(_SC_OPEN_MAX);
     if (errno != ENOSYS)
-      fail(STAGE_SETUP, errno, "cannot close the engine's file descriptors");
+      child_fail(CHILD_STAGE_SETUP, errno, "cannot close the engine's file descriptors");
     for (int i = 3; i < (max > 0 ? max : 65536); i++)
       if (i != fd)
         close(i);
@@ -920,14 +846,14 @@ static void sanitize_std_fds(void) {
       continue;
     n = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (n < 0)
-      fail(STAGE_SETUP, errno, "cannot open /dev/null");
+      child_fail(CHILD_STAGE_SETUP, errno, "cannot open /dev/null");
     if (n == i) {
       if (fcntl(i, F_SETFD, 0) < 0)
-        fail(STAGE_SETUP, errno, "cannot set up the standard streams");
+        child_fail(CHILD_STAGE_SETUP, errno, "cannot set up the standard streams");
       continue;
     }
     if (dup2(n, i) < 0)
-      fail(STAGE_SETUP, errno, "cannot set up the standard streams");
+      child_fail(CHILD_STAGE_SETUP, errno, "cannot set up the standard streams");
     close(n);
   }
 }
@@ -939,11 +865,11 @@ static void setup_stdio(const struct strata_run_spec *spec) {
   for (int i = 0; i < 3; i++) {
     tmp[i] = -1;
     if (spec->stdio[i] >= 0 && (tmp[i] = fcntl(spec->stdio[i], F_DUPFD_CLOEXEC, 3)) < 0)
-      fail(STAGE_SETUP, errno, "cannot set up the standard streams");
+      child_fail(CHILD_STAGE_SETUP, errno, "cannot set up the standard streams");
   }
   for (int i = 0; i < 3; i++)
     if (tmp[i] >= 0 && (dup2(tmp[i], i) < 0 || close(tmp[i]) < 0))
-      fail(STAGE_SETUP, errno, "cannot set up the standard streams");
+      child_fail(CHILD_STAGE_SETUP, errno, "cannot set up the standard streams");
 }
 
 /* -t: the terminal is made inside the container, from its own devpts, so
@@ -961,22 +887,22 @@ static void setup_console(const struct strata_run_spec *spec) {
 
   master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (master < 0)
-    fail(STAGE_SETUP, errno, "cannot open the container's /dev/ptmx");
+    child_fail(CHILD_STAGE_SETUP, errno, "cannot open the container's /dev/ptmx");
   if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
-    fail(STAGE_SETUP, errno, "cannot unlock the container's terminal");
+    child_fail(CHILD_STAGE_SETUP, errno, "cannot unlock the container's terminal");
   slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (slave < 0)
-    fail(STAGE_SETUP, errno, "cannot open the container's terminal");
+    child_fail(CHILD_STAGE_SETUP, errno, "cannot open the container's terminal");
   if (ws.ws_row && ws.ws_col && ioctl(slave, TIOCSWINSZ, &ws) < 0)
-    fail(STAGE_SETUP, errno, "cannot set the terminal's size");
+    child_fail(CHILD_STAGE_SETUP, errno, "cannot set the terminal's size");
   /* the user owns the terminal, as with Docker */
   if (fchown(slave, spec->uid, (gid_t)-1) < 0)
-    fail(STAGE_SETUP, errno, "cannot give the terminal to uid %u", spec->uid);
+    child_fail(CHILD_STAGE_SETUP, errno, "cannot give the terminal to uid %u", spec->uid);
   if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0)
-    fail(STAGE_SETUP, errno, "cannot make the terminal the controlling one");
+    child_fail(CHILD_STAGE_SETUP, errno, "cannot make the terminal the controlling one");
   for (int i = 0; i < 3; i++)
     if (dup2(slave, i) < 0)
-      fail(STAGE_SETUP, errno, "cannot set up the standard streams");
+      child_fail(CHILD_STAGE_SETUP, errno, "cannot set up the standard streams");
   if (slave > 2)
     close(slave);
   m.msg_controllen = CMSG_SPACE(sizeof(int));
@@ -986,7 +912,7 @@ static void setup_console(const struct strata_run_spec *spec) {
   c->cmsg_len = CMSG_LEN(sizeof(int));
   memcpy(CMSG_DATA(c), &master, sizeof(int));
   if (sendmsg(spec->console_socket, &m, MSG_NOSIGNAL) != 1)
-    fail(STAGE_SETUP, errno, "cannot hand the terminal to the engine");
+    child_fail(CHILD_STAGE_SETUP, errno, "cannot hand the terminal to the engine");
   close(master);
 }
 
@@ -994,7 +920,78 @@ static void setup_console(const struct strata_run_spec *spec) {
  * new session. */
 static void adopt_terminal(void) {
   if (isatty(STDIN_FILENO) && (setsid() < 0 || ioctl(STDIN_FILENO, TIOCSCTTY, 0) < 0))
-    fail(STAGE_SETUP, errno, "cannot make the terminal the controlling one");
+    child_fail(CHILD_STAGE_SETUP, errno, "cannot make the terminal the controlling one");
+}
+
+/* The start of run's and exec's child: a clean signal state and the
+ * failure pipe's write end PIPE_WRITE moved to child_report_fd. */
+static void child_begin(int pipe_write) {
+  sigset_t none;
+
+  /* the engine's dispositions (an ignored SIGPIPE) would survive exec */
+  for (int s = 1; s < NSIG; s++)
+    signal(s, SIG_DFL);
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  /* above the standard streams even when the engine ran with one closed,
+   * so close_fds() can keep 0, 1 and 2 and close everything else */
+  child_report_fd = fcntl(pipe_write, F_DUPFD_CLOEXEC, 3);
+  if (child_report_fd < 0)
+    _exit(127);
+  close(pipe_write);
+}
+
+/* -t: a terminal of the container's own (console socket) or the core's;
+ * then no standard stream may be one of the engine's descriptors. */
+static void setup_terminal(const struct strata_run_spec *spec) {
+  if (spec->tty && SPEC_HAS_1_2(spec) && spec->console_socket >= 0)
+    setup_console(spec);
+  else if (spec->tty)
+    adopt_terminal();
+  sanitize_std_fds();
+}
+
+/* The image's user: bounding set, groups, uid and gid, capabilities. */
+static void become_user(const struct strata_run_spec *spec, cap_t caps) {
+  gid_t groups[256];
+  size_t ng = spec->ngroups < 256 ? spec->ngroups : 256;
+
+  drop_bounding_set(spec_caps(spec));
+  for (size_t i = 0; i < ng; i++)
+    groups[i] = spec->groups[i];
+  if (setgroups(ng, groups) < 0)
+    child_fail(CHILD_STAGE_SETUP, errno, "setgroups");
+  if (setgid(spec->gid) < 0)
+    child_fail(CHILD_STAGE_SETUP, errno, "setgid %u", spec->gid);
+  if (setuid(spec->uid) < 0)
+    child_fail(CHILD_STAGE_SETUP, errno, "setuid %u", spec->uid);
+  if (cap_set_proc(caps) < 0)
+    child_fail(CHILD_STAGE_SETUP, errno, "cannot set capabilities");
+}
+
+/* The end of run's and exec's child, once it is the image's user: the
+ * working directory, then the command. */
+static void __attribute__((noreturn)) enter_and_exec(const struct strata_run_spec *spec) {
+  char cwd[PATH_MAX];
+
+  /* a foreground container must not outlive its engine (cleared by setuid,
+   * so set after it) */
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  close_fds();
+  if (chdir(spec->cwd) < 0)
+    child_fail(CHILD_STAGE_SETUP, errno, "cannot change to the working directory '%s'", spec->cwd);
+  /* After pivot_root the host's tree is detached: a directory outside the
+   * container makes getcwd fail (glibc refuses "(unreachable)/..."). */
+  if (getcwd(cwd, sizeof(cwd)) == NULL || cwd[0] != '/')
+    child_fail(CHILD_STAGE_SETUP, errno ? errno : ENOENT,
+               "the working directory '%s' is outside the container", spec->cwd);
+
+  /* /proc/self/exe (runc CVE-2019-5736): this process stops being the
+   * engine at the execve below, and the engine never re-executes itself in
+   * the container.  The parent engine process lives in the host's PID
+   * namespace, which the container's /proc does not show, so no process of
+   * the container can reach the engine's binary through /proc/PID/exe. */
+  child_exec(spec);
 }
 
 /* What the parent hands the child (shared memory: read only). */
@@ -1009,24 +1006,10 @@ struct child_args {
 
 static void __attribute__((noreturn)) child_main(const struct child_args *a) {
   const struct strata_run_spec *spec = a->spec;
-  char cwd[PATH_MAX];
-  gid_t groups[256];
-  size_t ng = spec->ngroups < 256 ? spec->ngroups : 256;
-  sigset_t none;
 
-  /* the engine's dispositions (an ignored SIGPIPE) would survive exec */
-  for (int s = 1; s < NSIG; s++)
-    signal(s, SIG_DFL);
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, NULL);
   umask(022);
   close(a->pipe_read);
-  /* above the standard streams even when the engine ran with one closed,
-   * so close_fds() can keep 0, 1 and 2 and close everything else */
-  report_fd = fcntl(a->pipe_write, F_DUPFD_CLOEXEC, 3);
-  if (report_fd < 0)
-    _exit(127);
-  close(a->pipe_write);
+  child_begin(a->pipe_write);
   if (SPEC_HAS_1_2(spec))
     setup_stdio(spec);
 
@@ -1036,9 +1019,9 @@ static void __attribute__((noreturn)) child_main(const struct child_args *a) {
    * engine's). */
   for (size_t i = 0; i < a->limits->n; i++)
     if (write(a->limits->procs[i], "0", 1) != 1)
-      fail(STAGE_SETUP, errno, "cannot join the cgroup %s", a->limits->dir[i]);
+      child_fail(CHILD_STAGE_SETUP, errno, "cannot join the cgroup %s", a->limits->dir[i]);
   if (unshare(CLONE_NEWCGROUP) < 0)
-    fail(STAGE_SETUP, errno, "cannot create a cgroup namespace");
+    child_fail(CHILD_STAGE_SETUP, errno, "cannot create a cgroup namespace");
 
   /* Until its execve this process is the engine's binary: non-dumpable, no
    * process of the container may open its /proc/PID/exe or mem (runc
@@ -1046,51 +1029,19 @@ static void __attribute__((noreturn)) child_main(const struct child_args *a) {
    * with the engine (CLONE_VM), so the engine is covered too; execve gives
    * the container's command a fresh one. */
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-    fail(STAGE_SETUP, errno, "cannot make the engine non-dumpable");
+    child_fail(CHILD_STAGE_SETUP, errno, "cannot make the engine non-dumpable");
   setup_rootfs(spec, a->cg, a->etc_dir);
-  if (spec->tty && SPEC_HAS_1_2(spec) && spec->console_socket >= 0)
-    setup_console(spec);
-  else if (spec->tty)
-    adopt_terminal();
-  sanitize_std_fds();
+  setup_terminal(spec);
   if (!(spec_flags(spec) & STRATA_RUN_NETWORK_HOST))
     loopback_up();
   if (spec->hostname && *spec->hostname &&
       sethostname(spec->hostname, strlen(spec->hostname)) < 0)
-    fail(STAGE_SETUP, errno, "cannot set the host name '%s'", spec->hostname);
+    child_fail(CHILD_STAGE_SETUP, errno, "cannot set the host name '%s'", spec->hostname);
 
-  drop_bounding_set(spec_caps(spec));
-  for (size_t i = 0; i < ng; i++)
-    groups[i] = spec->groups[i];
-  if (setgroups(ng, groups) < 0)
-    fail(STAGE_SETUP, errno, "setgroups");
-  if (setgid(spec->gid) < 0)
-    fail(STAGE_SETUP, errno, "setgid %u", spec->gid);
-  if (setuid(spec->uid) < 0)
-    fail(STAGE_SETUP, errno, "setuid %u", spec->uid);
-  if (cap_set_proc(a->caps) < 0)
-    fail(STAGE_SETUP, errno, "cannot set capabilities");
+  become_user(spec, a->caps);
   if ((spec_flags(spec) & STRATA_RUN_NO_NEW_PRIVS) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-    fail(STAGE_SETUP, errno, "cannot set no-new-privileges");
-  /* a foreground container must not outlive its engine (cleared by setuid,
-   * so set after it) */
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-
-  close_fds();
-  if (chdir(spec->cwd) < 0)
-    fail(STAGE_SETUP, errno, "cannot change to the working directory '%s'", spec->cwd);
-  /* After pivot_root the host's tree is detached: a directory outside the
-   * container makes getcwd fail (glibc refuses "(unreachable)/..."). */
-  if (getcwd(cwd, sizeof(cwd)) == NULL || cwd[0] != '/')
-    fail(STAGE_SETUP, errno ? errno : ENOENT,
-         "the working directory '%s' is outside the container", spec->cwd);
-
-  /* /proc/self/exe (runc CVE-2019-5736): this process stops being the
-   * engine at the execve below, and the engine never re-executes itself in
-   * the container.  The parent engine process lives in the host's PID
-   * namespace, which the container's /proc does not show, so no process of
-   * the container can reach the engine's binary through /proc/PID/exe. */
-  exec_command(spec);
+    child_fail(CHILD_STAGE_SETUP, errno, "cannot set no-new-privileges");
+  enter_and_exec(spec);
 }
 
 /* ---------------------------------------------------------------- the engine side */
@@ -1114,40 +1065,15 @@ static void ns_fini(void *state) {
   free(st);
 }
 
-static int write_file_at(int dirfd, const char *name, const char *text) {
-  size_t len = strlen(text);
-  int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (fd < 0)
-    return -1;
-  if (fchmod(fd, 0644) < 0 || write(fd, text, len) != (ssize_t)len) {
-    int e = errno;
-    close(fd);
-    errno = e ? e : EIO;
-    return -1;
-  }
-  return close(fd);
-}
-
 /* Writes this run's /etc/hostname and /etc/hosts under DATA_DIR/ID and
  * returns that directory's fd (the caller removes ID when the container
  * ends), or -1 with *err set. */
 static int etc_files_write(const char *data_dir, const struct strata_run_spec *spec,
                            char *path, size_t pathlen, struct strata_error **err) {
   char hostname[300], host_hosts[65536];
-  const char *hosts = hosts_file;
+  const char *hosts = container_hosts_text(spec_flags(spec) & STRATA_RUN_NETWORK_HOST,
+                                           host_hosts, sizeof(host_hosts));
   int top, dir;
-
-  /* Docker: a container on the host's network gets the host's /etc/hosts */
-  if (spec_flags(spec) & STRATA_RUN_NETWORK_HOST) {
-    int fd = open("/etc/hosts", O_RDONLY | O_CLOEXEC);
-    ssize_t k = fd < 0 ? -1 : read(fd, host_hosts, sizeof(host_hosts) - 1);
-    if (fd >= 0)
-      close(fd);
-    if (k >= 0) {
-      host_hosts[k] = '\0';
-      hosts = host_hosts;
-    }
-  }
 
   if (mkdir(data_dir, 0700) < 0 && errno != EEXIST) {
     /* <root>/plugins may not exist yet */
@@ -1168,8 +1094,8 @@ static int etc_files_write(const char *data_dir, const struct strata_run_spec *s
   }
   dir = openat(top, spec->id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   snprintf(hostname, sizeof(hostname), "%s\n", spec->hostname ? spec->hostname : "");
-  if (dir < 0 || write_file_at(dir, "hostname", hostname) < 0 ||
-      write_file_at(dir, "hosts", hosts) < 0) {
+  if (dir < 0 || write_text_at(dir, "hostname", hostname) < 0 ||
+      write_text_at(dir, "hosts", hosts) < 0) {
     int e = errno;
     if (dir >= 0)
       close(dir);
@@ -1195,7 +1121,7 @@ static int probe_entry(void *arg) {
  * milliseconds on a virtual machine; this does not.  The price: until its
  * exec the child shares the engine's memory, so it never allocates (libcap
  * state and paths are prepared by the parent), and only writes its own
- * stack and report_fd.  Its file table and signal dispositions are its own
+ * stack and child_report_fd.  Its file table and signal dispositions are its own
  * (no CLONE_FILES, no CLONE_SIGHAND). */
 static pid_t clone_child(int (*fn)(void *), void *arg, unsigned long flags) {
   const size_t size = 1 << 20;
@@ -1319,29 +1245,7 @@ static void etc_files_remove(int top, const char *id) {
   close(top);
 }
 
-static void forward_signal(int sig) {
-  if (child_pid > 0)
-    kill(child_pid, sig);
-}
-
-/* What a child's failure report means for run() and exec(). */
-static int failure_result(struct child_failure *f, const char *what, struct strata_error **err) {
-  f->what[sizeof(f->what) - 1] = '\0';
-  if (f->stage == STAGE_EXEC && (f->errnum == ENOENT || f->errnum == ENOTDIR)) {
-    host->error(err, 0, "exec: \"%s\": executable file not found in $PATH", f->what);
-    return STRATA_RUN_NOT_FOUND;
-  }
-  if (f->stage == STAGE_EXEC) {
-    host->error(err, f->errnum, "exec: \"%s\"", f->what);
-    return STRATA_RUN_CANNOT_EXEC;
-  }
-  host->error(err, f->errnum, "%s: %s", what, f->what);
-  return STRATA_RUN_ENGINE_ERROR;
-}
-
 static int ns_run(void *state, const struct strata_run_spec *spec, struct strata_error **err) {
-  static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-  struct sigaction sa = {.sa_handler = forward_signal}, old[4];
   struct ns_state *st = state;
   struct cgroup_layout cg;
   struct child_failure f;
@@ -1350,15 +1254,12 @@ static int ns_run(void *state, const struct strata_run_spec *spec, struct strata
   struct child_args args;
   struct cgroup_limits limits;
   cap_t caps;
-  sigset_t block, saved;
-  int pipefd[2], status;
-  ssize_t n;
+  sigset_t saved;
+  int pipefd[2], status, failed;
   pid_t pid;
 
-  if (spec->argv == NULL || spec->argv[0] == NULL)
-    return host->error(err, 0, "no command specified");
-  if (strchr(spec->id, '/') != NULL || spec->id[0] == '.')
-    return host->error(err, 0, "invalid container ID '%s'", spec->id);
+  if (run_spec_check(host, spec, err) < 0)
+    return STRATA_RUN_ENGINE_ERROR;
   cgroup_layout_read(&cg);
   if (st != NULL && st->data_dir != NULL) {
     if (etc_files_prepare(spec->rootfs, err) < 0 || mounts_prepare(spec->rootfs, spec, err) < 0)
@@ -1386,10 +1287,7 @@ static int ns_run(void *state, const struct strata_run_spec *spec, struct strata
     return host->error(err, e, "cannot start container");
   }
   /* no signal may arrive between the clone and knowing the child's PID */
-  sigemptyset(&block);
-  for (int i = 0; i < 4; i++)
-    sigaddset(&block, sigs[i]);
-  sigprocmask(SIG_BLOCK, &block, &saved);
+  child_signals_block(&saved);
   args = (struct child_args){.spec = spec, .cg = &cg, .etc_dir = etc_top >= 0 ? etc_dir : NULL,
                              .caps = caps, .pipe_read = pipefd[0], .pipe_write = pipefd[1],
                              .limits = &limits};
@@ -1406,33 +1304,13 @@ static int ns_run(void *state, const struct strata_run_spec *spec, struct strata
     etc_files_remove(etc_top, spec->id);
     return host->error(err, e, "cannot create the container's namespaces");
   }
-  child_pid = pid;
-  sigemptyset(&sa.sa_mask);
-  for (int i = 0; i < 4; i++)
-    sigaction(sigs[i], &sa, &old[i]);
-  sigprocmask(SIG_SETMASK, &saved, NULL);
   close(pipefd[1]);
-  do
-    n = read(pipefd[0], &f, sizeof(f));
-  while (n < 0 && errno == EINTR);
-  close(pipefd[0]);
-  if (n == 0 && SPEC_HAS_1_2(spec) && spec->started != NULL)
-    spec->started(spec->opaque, pid);
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-    ;
-  for (int i = 0; i < 4; i++)
-    sigaction(sigs[i], &old[i], NULL);
-  child_pid = 0;
+  failed = child_wait(spec, pid, pid, pipefd[0], &saved, &status, &f);
   limits_remove(&limits);
   etc_files_remove(etc_top, spec->id);
-  if (n == (ssize_t)sizeof(f))
-    return failure_result(&f, "cannot start container", err);
-  {
-    int code = strata_run_exit_code(status);
-    if (code >= 0)
-      return code;
-  }
-  return host->error(err, 0, "container ended in an unknown way");
+  if (failed)
+    return child_failure_result(host, &f, "cannot start container", err);
+  return child_exit_result(host, status, "container", err);
 }
 
 /* ---------------------------------------------------------------- exec */
@@ -1479,50 +1357,11 @@ static void join_cgroups_of(int pid) {
 /* The exec'd process itself, in all the container's namespaces. */
 static void __attribute__((noreturn)) exec_child(const struct strata_run_spec *spec, cap_t caps,
                                                  int pipe_write) {
-  char cwd[PATH_MAX];
-  gid_t groups[256];
-  size_t ng = spec->ngroups < 256 ? spec->ngroups : 256;
-  sigset_t none;
-
-  for (int s = 1; s < NSIG; s++)
-    signal(s, SIG_DFL);
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, NULL);
-  report_fd = fcntl(pipe_write, F_DUPFD_CLOEXEC, 3);
-  if (report_fd < 0)
-    _exit(127);
-  close(pipe_write);
+  child_begin(pipe_write);
   setup_stdio(spec);
-  if (spec->tty && spec->console_socket >= 0)
-    setup_console(spec);
-  else if (spec->tty)
-    adopt_terminal();
-  sanitize_std_fds();
-  drop_bounding_set(spec_caps(spec));
-  for (size_t i = 0; i < ng; i++)
-    groups[i] = spec->groups[i];
-  if (setgroups(ng, groups) < 0)
-    fail(STAGE_SETUP, errno, "setgroups");
-  if (setgid(spec->gid) < 0)
-    fail(STAGE_SETUP, errno, "setgid %u", spec->gid);
-  if (setuid(spec->uid) < 0)
-    fail(STAGE_SETUP, errno, "setuid %u", spec->uid);
-  if (cap_set_proc(caps) < 0)
-    fail(STAGE_SETUP, errno, "cannot set capabilities");
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  close_fds();
-  if (chdir(spec->cwd) < 0)
-    fail(STAGE_SETUP, errno, "cannot change to the working directory '%s'", spec->cwd);
-  if (getcwd(cwd, sizeof(cwd)) == NULL || cwd[0] != '/')
-    fail(STAGE_SETUP, errno ? errno : ENOENT,
-         "the working directory '%s' is outside the container", spec->cwd);
-  exec_command(spec);
-}
-
-static volatile pid_t exec_target;
-static void forward_to_target(int sig) {
-  if (exec_target > 0)
-    kill(exec_target, sig);
+  setup_terminal(spec);
+  become_user(spec, caps);
+  enter_and_exec(spec);
 }
 
 /* Joins PID's namespaces in a forked child, which forks the process that
@@ -1531,8 +1370,6 @@ static void forward_to_target(int sig) {
  * one's host PID through a pipe, and forwards signals to it. */
 static int ns_exec(void *state, const struct strata_run_spec *spec, int pid,
                    struct strata_error **err) {
-  static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-  struct sigaction sa = {.sa_handler = forward_to_target}, old[4];
   int nsfd[N_EXEC_NS], pipefd[2], pidpipe[2], status, target = 0;
   struct child_failure f;
   cap_t caps;
@@ -1580,30 +1417,30 @@ static int ns_exec(void *state, const struct strata_run_spec *spec, int pid,
     close(pipefd[0]);
     close(pidpipe[0]);
     /* a ^C meant for the process reaches it through the caller */
-    for (int i = 0; i < 4; i++)
-      signal(sigs[i], SIG_IGN);
+    for (int i = 0; i < CHILD_NSIGNALS; i++)
+      signal(child_signals[i], SIG_IGN);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     /* the engine's binary is about to enter the container: no process in
      * there may open its /proc/PID/exe or mem before the execve (runc
      * CVE-2019-5736), as in a run */
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
       _exit(125);
-    report_fd = pipefd[1];
+    child_report_fd = pipefd[1];
     join_cgroups_of(pid);
     for (size_t i = 0; i < N_EXEC_NS; i++)
       if (nsfd[i] >= 0 && setns(nsfd[i], 0) < 0)
-        fail(STAGE_SETUP, errno, "cannot join the container's %s namespace", exec_namespaces[i]);
+        child_fail(CHILD_STAGE_SETUP, errno, "cannot join the container's %s namespace",
+                   exec_namespaces[i]);
     child = fork();
     if (child < 0)
-      fail(STAGE_SETUP, errno, "cannot start the process");
+      child_fail(CHILD_STAGE_SETUP, errno, "cannot start the process");
     if (child == 0)
       exec_child(spec, caps, pipefd[1]);
     close(pipefd[1]);
     if (write(pidpipe[1], &child, sizeof(child)) != sizeof(child))
       kill(child, SIGKILL);
     close(pidpipe[1]);
-    while (waitpid(child, &st, 0) < 0 && errno == EINTR)
-      ;
+    child_waitpid(child, &st);
     _exit(WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 255);
   }
   for (size_t k = 0; k < N_EXEC_NS; k++)
@@ -1622,23 +1459,9 @@ static int ns_exec(void *state, const struct strata_run_spec *spec, int pid,
     n = read(pidpipe[0], &target, sizeof(target));
   while (n < 0 && errno == EINTR);
   close(pidpipe[0]);
-  exec_target = n == sizeof(target) ? target : 0;
-  sigemptyset(&sa.sa_mask);
-  for (int i = 0; i < 4; i++)
-    sigaction(sigs[i], &sa, &old[i]);
-  do
-    n = read(pipefd[0], &f, sizeof(f));
-  while (n < 0 && errno == EINTR);
-  close(pipefd[0]);
-  if (n == 0 && exec_target > 0 && spec->started != NULL)
-    spec->started(spec->opaque, exec_target);
-  while (waitpid(mid, &status, 0) < 0 && errno == EINTR)
-    ;
-  for (int i = 0; i < 4; i++)
-    sigaction(sigs[i], &old[i], NULL);
-  exec_target = 0;
-  if (n == (ssize_t)sizeof(f))
-    return failure_result(&f, "cannot exec in the container", err);
+  /* signals and started() go to the process itself, not to MID */
+  if (child_wait(spec, mid, n == sizeof(target) ? target : 0, pipefd[0], NULL, &status, &f))
+    return child_failure_result(host, &f, "cannot exec in the container", err);
   if (WIFEXITED(status))
     return WEXITSTATUS(status);
   return host->error(err, 0, "the process ended in an unknown way");

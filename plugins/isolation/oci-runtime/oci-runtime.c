@@ -41,12 +41,13 @@
 #include <strata/plugin/host.h>
 #include <strata/plugin/isolation.h>
 
+#include "../backend-common.h"
+
 #define DOMAIN "isolation.oci-runtime"
 
 extern char **environ;
 
 static const struct strata_host *host;
-static volatile pid_t child_pid;
 
 struct oci_state {
   char *data_dir;    /* <root>/plugins/isolation-oci-runtime */
@@ -54,15 +55,6 @@ struct oci_state {
   char runtime[PATH_MAX];
 };
 
-/* Docker's masked and read-only paths (moby oci/defaults.go). */
-static const char *const masked_paths[] = {
-    "/proc/asound",        "/proc/acpi",        "/proc/kcore",       "/proc/keys",
-    "/proc/latency_stats", "/proc/timer_list",  "/proc/timer_stats", "/proc/sched_debug",
-    "/proc/scsi",          "/sys/firmware",     "/sys/devices/virtual/powercap",
-};
-static const char *const readonly_paths[] = {
-    "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
-};
 /* Capability names by number, as the OCI spec spells them. */
 static const char *const cap_names[] = {
     "CAP_CHOWN",           "CAP_DAC_OVERRIDE",  "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
@@ -79,13 +71,6 @@ static const char *const cap_names[] = {
 };
 #define N_CAPS (sizeof(cap_names) / sizeof(cap_names[0]))
 #define DEFAULT_CAPS 0x00000000a80425fbULL
-
-static const char hosts_file[] = "127.0.0.1\tlocalhost\n"
-                                 "::1\tlocalhost ip6-localhost ip6-loopback\n"
-                                 "fe00::0\tip6-localnet\n"
-                                 "ff00::0\tip6-mcastprefix\n"
-                                 "ff02::1\tip6-allnodes\n"
-                                 "ff02::2\tip6-allrouters\n";
 
 #define SPEC_HAS(spec, member)                                                                     \
   ((spec)->size >= offsetof(struct strata_run_spec, member) + sizeof((spec)->member))
@@ -335,10 +320,10 @@ static json_t *build_config(const struct strata_run_spec *spec, const char *bund
     }
   }
   linux_ = json_pack("{s:o, s:o, s:o, s:o}", "namespaces", ns, "resources", res, "maskedPaths",
-                     privileged ? json_array() : strs(masked_paths, sizeof(masked_paths) / sizeof(masked_paths[0])),
+                     privileged ? json_array() : strs(docker_masked_paths, docker_n_masked_paths),
                      "readonlyPaths",
                      privileged ? json_array()
-                                : strs(readonly_paths, sizeof(readonly_paths) / sizeof(readonly_paths[0])));
+                                : strs(docker_readonly_paths, docker_n_readonly_paths));
   if (privileged)
     json_object_set_new(linux_, "devices", host_devices());
   return json_pack("{s:s, s:o, s:{s:s, s:b}, s:s, s:o, s:o}", "ociVersion", "1.0.2", "process",
@@ -349,26 +334,17 @@ static json_t *build_config(const struct strata_run_spec *spec, const char *bund
 
 /* ---------------------------------------------------------------- the bundle */
 
-static int write_file(const char *dir, const char *name, const char *text, size_t len) {
+/* DIR/NAME gets TEXT. */
+static int write_file(const char *dir, const char *name, const char *text) {
   char path[PATH_MAX + 64];
-  int fd;
   snprintf(path, sizeof(path), "%s/%s", dir, name);
-  fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (fd < 0)
-    return -1;
-  if (fchmod(fd, 0644) < 0 || write(fd, text, len) != (ssize_t)len) {
-    int e = errno;
-    close(fd);
-    errno = e ? e : EIO;
-    return -1;
-  }
-  return close(fd);
+  return write_text_at(AT_FDCWD, path, text);
 }
 
 static int write_bundle(const char *bundle, const struct strata_run_spec *spec,
                         struct strata_error **err) {
   char hostname[300], host_hosts[65536];
-  const char *hosts = hosts_file;
+  const char *hosts;
   json_t *cfg = build_config(spec, bundle);
   char *text = cfg ? json_dumps(cfg, JSON_INDENT(2)) : NULL;
   int r;
@@ -376,21 +352,14 @@ static int write_bundle(const char *bundle, const struct strata_run_spec *spec,
   json_decref(cfg);
   if (text == NULL)
     return host->error(err, ENOMEM, "cannot build the OCI runtime configuration");
-  if (SPEC_HAS(spec, run_flags) && (spec->run_flags & STRATA_RUN_NETWORK_HOST)) {
-    int fd = open("/etc/hosts", O_RDONLY | O_CLOEXEC);
-    ssize_t k = fd < 0 ? -1 : read(fd, host_hosts, sizeof(host_hosts) - 1);
-    if (fd >= 0)
-      close(fd);
-    if (k >= 0) {
-      host_hosts[k] = '\0';
-      hosts = host_hosts;
-    }
-  }
+  hosts = container_hosts_text(SPEC_HAS(spec, run_flags) &&
+                                   (spec->run_flags & STRATA_RUN_NETWORK_HOST),
+                               host_hosts, sizeof(host_hosts));
   snprintf(hostname, sizeof(hostname), "%s\n", spec->hostname ? spec->hostname : "");
-  r = write_file(bundle, "config.json", text, strlen(text));
+  r = write_file(bundle, "config.json", text);
   free(text);
-  if (r < 0 || write_file(bundle, "hostname", hostname, strlen(hostname)) < 0 ||
-      write_file(bundle, "hosts", hosts, strlen(hosts)) < 0)
+  if (r < 0 || write_file(bundle, "hostname", hostname) < 0 ||
+      write_file(bundle, "hosts", hosts) < 0)
     return host->error(err, errno, "cannot write the OCI bundle in '%s'", bundle);
   return 0;
 }
@@ -412,25 +381,16 @@ static void runtime_error(const char *log, char *out, size_t outlen) {
     fclose(f);
 }
 
-static void forward_signal(int sig) {
-  if (child_pid > 0)
-    kill(child_pid, sig);
-}
-
 static int oci_run(void *state, const struct strata_run_spec *spec, struct strata_error **err) {
-  static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
   struct oci_state *st = state;
-  struct sigaction sa = {.sa_handler = forward_signal}, old[4];
   char bundle[PATH_MAX], statedir[PATH_MAX], log[PATH_MAX + 16], msg[2048];
   const char *argv[12];
   int top, status, r, k = 0;
-  sigset_t block, saved;
+  sigset_t saved;
   pid_t pid;
 
-  if (spec->argv == NULL || spec->argv[0] == NULL)
-    return host->error(err, 0, "no command specified");
-  if (strchr(spec->id, '/') != NULL || spec->id[0] == '.')
-    return host->error(err, 0, "invalid container ID '%s'", spec->id);
+  if (run_spec_check(host, spec, err) < 0)
+    return STRATA_RUN_ENGINE_ERROR;
   if (st->runtime[0] == '\0' && oci_probe(st, err) < 0)
     return STRATA_RUN_ENGINE_ERROR;
   if (spec->tty)
@@ -464,10 +424,7 @@ static int oci_run(void *state, const struct strata_run_spec *spec, struct strat
   argv[k++] = spec->id;
   argv[k] = NULL;
 
-  sigemptyset(&block);
-  for (int i = 0; i < 4; i++)
-    sigaddset(&block, sigs[i]);
-  sigprocmask(SIG_BLOCK, &block, &saved);
+  child_signals_block(&saved);
   {
     posix_spawnattr_t attr;
     sigset_t none, dfl;
@@ -486,16 +443,8 @@ static int oci_run(void *state, const struct strata_run_spec *spec, struct strat
     host->error(err, r, "cannot run the OCI runtime %s", st->runtime);
     goto fail;
   }
-  child_pid = pid;
-  sigemptyset(&sa.sa_mask);
-  for (int i = 0; i < 4; i++)
-    sigaction(sigs[i], &sa, &old[i]);
-  sigprocmask(SIG_SETMASK, &saved, NULL);
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-    ;
-  for (int i = 0; i < 4; i++)
-    sigaction(sigs[i], &old[i], NULL);
-  child_pid = 0;
+  /* no failure pipe: the runtime's own errors are in its log */
+  child_wait(spec, pid, pid, -1, &saved, &status, NULL);
   runtime_error(log, msg, sizeof(msg));
   {
     struct strata_error *e = NULL;
@@ -518,12 +467,7 @@ static int oci_run(void *state, const struct strata_run_spec *spec, struct strat
     host->error(err, 0, "%s: %s", st->runtime, msg);
     return STRATA_RUN_ENGINE_ERROR;
   }
-  {
-    int code = strata_run_exit_code(status);
-    if (code >= 0)
-      return code;
-  }
-  return host->error(err, 0, "the OCI runtime ended in an unknown way");
+  return child_exit_result(host, status, "the OCI runtime", err);
 
 fail: {
   struct strata_error *e = NULL;
