@@ -160,10 +160,12 @@ for D in $DRIVERS; do
 
     # ------------------------------------------------ two containers, one image
     sx "${S[@]}" run -d --name x1 "$IMG" sh -c 'echo one > /w; exec sleep 1000'
-    sx "${S[@]}" run -d --name x2 "$IMG" sh -c 'echo two > /w; exec sleep 1000'
+    sx "${S[@]}" run -d --name x2 --security-opt no-new-privileges "$IMG" sh -c 'echo two > /w; exec sleep 1000'
     poll "" 5 sh -c "timeout 5 '$STRATA' --root '$ROOT' exec x2 test -e /w && timeout 5 '$STRATA' --root '$ROOT' exec x1 test -e /w"
     check_eq "$D: two containers on one image each see their own writes" "one two" \
         "$(st "${S[@]}" exec x1 cat /w) $(st "${S[@]}" exec x2 cat /w)"
+    check_eq "$D: exec keeps the container's no-new-privileges (x1 without, x2 with)" "0 1" \
+        "$(st "${S[@]}" exec x1 grep NoNewPrivs /proc/self/status | awk '{print $2}') $(st "${S[@]}" exec x2 grep NoNewPrivs /proc/self/status | awk '{print $2}')"
     check_eq "$D: ps lists both, same IMAGE" "$IMG Up|$IMG Up" \
         "$(st "${S[@]}" ps --filter name=^x --format '{{.Image}} {{.State}}' | sed 's/running/Up/' | paste -sd'|')"
     sx "${S[@]}" rm -f x1 x2

@@ -951,7 +951,9 @@ static void setup_terminal(const struct strata_run_spec *spec) {
   sanitize_std_fds();
 }
 
-/* The image's user: bounding set, groups, uid and gid, capabilities. */
+/* The image's user: bounding set, groups, uid and gid, capabilities, and
+ * no-new-privileges when asked (for exec too, as Docker's exec keeps the
+ * container's setting). */
 static void become_user(const struct strata_run_spec *spec, cap_t caps) {
   gid_t groups[256];
   size_t ng = spec->ngroups < 256 ? spec->ngroups : 256;
@@ -967,6 +969,8 @@ static void become_user(const struct strata_run_spec *spec, cap_t caps) {
     child_fail(CHILD_STAGE_SETUP, errno, "setuid %u", spec->uid);
   if (cap_set_proc(caps) < 0)
     child_fail(CHILD_STAGE_SETUP, errno, "cannot set capabilities");
+  if ((spec_flags(spec) & STRATA_RUN_NO_NEW_PRIVS) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    child_fail(CHILD_STAGE_SETUP, errno, "cannot set no-new-privileges");
 }
 
 /* The end of run's and exec's child, once it is the image's user: the
@@ -1039,8 +1043,6 @@ static void __attribute__((noreturn)) child_main(const struct child_args *a) {
     child_fail(CHILD_STAGE_SETUP, errno, "cannot set the host name '%s'", spec->hostname);
 
   become_user(spec, a->caps);
-  if ((spec_flags(spec) & STRATA_RUN_NO_NEW_PRIVS) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-    child_fail(CHILD_STAGE_SETUP, errno, "cannot set no-new-privileges");
   enter_and_exec(spec);
 }
 
