@@ -105,11 +105,13 @@ static gid_t born_gid(const struct copier *c, mode_t dmode, gid_t dgid) {
 }
 
 /* chown before chmod: chown clears setuid/setgid (and file capabilities,
- * so the xattrs come after it too).  CHOWN: the new inode was not born with
- * the owner it needs (most of an image is root's, like the copier). */
-static int copy_meta_fd(struct copier *c, int in, int out, const struct stat *st, bool chown) {
+ * so the xattrs come after it too).  NEED_CHOWN: the new inode was not born
+ * with the owner it needs (most of an image is root's, like the copier). */
+static int copy_meta_fd(struct copier *c, int in, int out, const struct stat *st,
+                        bool need_chown) {
   struct timespec ts[2] = {st->st_atim, st->st_mtim};
-  if ((chown && fchown(out, st->st_uid, st->st_gid) < 0) || fchmod(out, st->st_mode & 07777) < 0)
+  if ((need_chown && fchown(out, st->st_uid, st->st_gid) < 0) ||
+      fchmod(out, st->st_mode & 07777) < 0)
     return -1;
   copy_xattrs(c, in, out);
   return S_ISDIR(st->st_mode) ? 0 : futimens(out, ts);
@@ -253,11 +255,11 @@ static int copy_entry(struct copier *c, int src, int dst, gid_t gid, const char 
                       const char *rel, size_t nworkers) {
   struct stat st;
   struct timespec ts[2];
-  bool chown;
+  bool need_chown;
 
   if (fstatat(src, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
     return fail(c, errno, "cannot stat '%s'", rel);
-  chown = st.st_uid != c->uid || st.st_gid != gid;
+  need_chown = st.st_uid != c->uid || st.st_gid != gid;
   ts[0] = st.st_atim;
   ts[1] = st.st_mtim;
   if ((c->flags & COPY_LINK_FILES) && !S_ISDIR(st.st_mode)) {
@@ -310,7 +312,7 @@ static int copy_entry(struct copier *c, int src, int dst, gid_t gid, const char 
     *m = (struct dir_meta){.ts = {st.st_atim, st.st_mtim}, .rel = strdup(rel)};
     if (c->measure)
       count_disk(c, out, NULL);
-    if (m->rel == NULL || copy_meta_fd(c, in, out, &st, chown) < 0) {
+    if (m->rel == NULL || copy_meta_fd(c, in, out, &st, need_chown) < 0) {
       close(in);
       close(out);
       return fail(c, m->rel ? errno : ENOMEM, "cannot set metadata of '%s'", rel);
@@ -321,7 +323,7 @@ static int copy_entry(struct copier *c, int src, int dst, gid_t gid, const char 
     return r;
   }
   if (S_ISREG(st.st_mode)) {
-    struct file_job j = {.st = st, .chown = chown};
+    struct file_job j = {.st = st, .chown = need_chown};
     j.in = openat(src, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (j.in < 0)
       return fail(c, errno, "cannot open '%s'", rel);
@@ -342,7 +344,7 @@ static int copy_entry(struct copier *c, int src, int dst, gid_t gid, const char 
       return fail(c, errno, "cannot read link '%s'", rel);
     target[n] = '\0';
     if (symlinkat(target, dst, name) < 0 ||
-        (chown && fchownat(dst, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0) ||
+        (need_chown && fchownat(dst, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0) ||
         utimensat(dst, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
       return fail(c, errno, "cannot create link '%s'", rel);
     if (c->measure)
@@ -352,7 +354,7 @@ static int copy_entry(struct copier *c, int src, int dst, gid_t gid, const char 
   /* devices, FIFOs, sockets: the name was just made, so fchmodat (which
    * follows) reaches the node itself */
   if (mknodat(dst, name, st.st_mode, st.st_rdev) < 0 ||
-      (chown && fchownat(dst, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0) ||
+      (need_chown && fchownat(dst, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0) ||
       fchmodat(dst, name, st.st_mode & 07777, 0) < 0 ||
       utimensat(dst, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
     return fail(c, errno, "cannot create node '%s'", rel);
