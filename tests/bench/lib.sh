@@ -40,9 +40,23 @@ bench_cleanup() {
     for m in $(awk -v d="$W/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
         umount -l "$m" 2>/dev/null
     done
+    for m in "$W"/*.img; do
+        [ -f "$m" ] && losetup -j "$m" -O NAME -n 2>/dev/null | xargs -r -n1 losetup -d 2>/dev/null
+    done
     rm -rf --one-file-system "$W"
 }
 trap bench_cleanup EXIT
+
+# loop_mount IMAGE DIR [OPTIONS]: mounts the file system in IMAGE on DIR
+# through a loop device with direct I/O, so that the loop device writes
+# straight to its file instead of through a second page cache: otherwise its
+# kernel thread spends a core copying what earlier runs wrote, while the
+# next run is timed.
+loop_mount() {
+    local dev
+    dev=$(losetup -f --show --direct-io=on "$1" 2>/dev/null) || dev=$(losetup -f --show "$1") || return 1
+    mount "$dev" "$2" || { losetup -d "$dev"; return 1; }
+}
 
 # btrfs_mount SIZE: a btrfs file system on a loopback file; BTRFS is its
 # mount point, or empty (with a note) when it cannot be made.
@@ -50,7 +64,7 @@ btrfs_mount() {
     BTRFS=
     if command -v mkfs.btrfs >/dev/null && truncate -s "$1" "$W/btrfs.img" &&
         mkfs.btrfs -q "$W/btrfs.img" >/dev/null 2>&1 && mkdir -p "$W/btrfs" &&
-        mount -o loop "$W/btrfs.img" "$W/btrfs"; then
+        loop_mount "$W/btrfs.img" "$W/btrfs"; then
         BTRFS=$W/btrfs
     else
         echo "note: no btrfs loopback store (btrfs-progs, loop devices); btrfs is skipped"
@@ -67,7 +81,7 @@ ext4_mount() {
     EXT4=$W
     if command -v mkfs.ext4 >/dev/null && truncate -s "$1" "$W/ext4.img" &&
         mkfs.ext4 -q -F "$W/ext4.img" >/dev/null 2>&1 && mkdir -p "$W/ext4" &&
-        mount -o loop "$W/ext4.img" "$W/ext4"; then
+        loop_mount "$W/ext4.img" "$W/ext4"; then
         EXT4=$W/ext4
     else
         echo "note: no ext4 loopback file system; overlay and copy run in $W"
