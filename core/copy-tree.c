@@ -18,22 +18,24 @@
 
 #include "cleanup.h"
 #include "node-set.h"
+#include "safe-path.h"
 
-/* The tree is walked by one thread, which makes every directory, symlink,
- * node and (empty) file; the file contents are copied by a few workers, as
- * a tree of small files is bound by the per-file system calls more than by
- * bytes.  Directory times are set last, after every worker is done
- * writing into them; no fd is held per directory, so any depth and width
- * fits the fd limit. */
+/* A few threads walk the tree at once, each taking a directory from a
+ * shared stack and doing all the work of its entries itself: a tree of
+ * small files is bound by the system calls per file (create, copy, owner,
+ * mode, xattrs, times) far more than by bytes, and handing each file to
+ * another thread cost a wake-up per file.  A directory waiting on the stack
+ * is its path, not an open fd, so any depth and width fits the fd limit;
+ * it is opened again beneath the roots, never through a symlink.
+ * Directory times are set last, once nothing more is made inside. */
 
-#define MAX_WORKERS 4
-#define QUEUE_LEN 64 /* two fds each */
+#define MAX_THREADS 4
 
-struct file_job {
-  int in, out;
-  struct stat st;
-  bool chown; /* the new file is not born with the owner it needs */
+/* a directory still to copy: its path below both roots, and the group an
+ * inode made in its copy is born with */
+struct dir_job {
   char *rel;
+  gid_t gid;
 };
 
 /* a directory's times, set once nothing more is made inside it */
@@ -42,26 +44,25 @@ struct dir_meta {
   char *rel;
 };
 
-
 struct copier {
   unsigned flags;
-  int dstroot;
-  /* the workers' queue */
-  pthread_mutex_t lock;
-  pthread_cond_t not_empty, not_full;
-  struct file_job queue[QUEUE_LEN];
-  size_t head, len;
-  bool done;
+  int srcroot, dstroot;
+  uid_t uid;    /* who a new inode is born to */
+  gid_t gid;    /* ... in a directory without setgid */
+  bool measure; /* disk is wanted */
   bool try_clone;
-  struct strata_error *err; /* the first error, under lock */
-  /* the walker's own */
+  uint64_t disk; /* what the new inodes took (atomic) */
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  /* under lock */
+  struct dir_job *stack;
+  size_t nstack, stack_cap;
+  size_t busy; /* threads inside a directory */
   struct dir_meta *dirs;
   size_t ndirs, dirs_cap;
-  struct node_set links; /* inodes with several names: the first one's path */
-  uid_t uid;     /* who a new inode is born to */
-  gid_t gid;     /* ... in a directory without setgid */
-  bool measure;  /* disk is wanted */
-  uint64_t disk; /* what the new inodes took: atomic, the workers add theirs */
+  struct node_set links; /* inodes with several names: the first copy's path,
+                          * NULL while that copy is being made */
+  struct strata_error *err; /* the first error */
 };
 
 /* flags of our own, beside the host's STRATA_COPY_* */
@@ -79,6 +80,7 @@ static int fail(struct copier *c, int errnum, const char *fmt, const char *rel) 
   pthread_mutex_lock(&c->lock);
   if (c->err == NULL)
     strata_error_set(&c->err, errnum, fmt, *rel ? rel : "/");
+  pthread_cond_broadcast(&c->cond);
   pthread_mutex_unlock(&c->lock);
   return -1;
 }
@@ -200,62 +202,115 @@ static void count_disk(struct copier *c, int fd, const char *name) {
     __atomic_add_fetch(&c->disk, (uint64_t)st.st_blocks * 512, __ATOMIC_RELAXED);
 }
 
-static void run_job(struct copier *c, struct file_job *j) {
-  if (!failed(c)) {
-    if (copy_data(c, j->in, j->out, &j->st) < 0)
-      fail(c, errno, "cannot copy '%s'", j->rel);
-    else if (copy_meta_fd(c, j->in, j->out, &j->st, j->chown) < 0)
-      fail(c, errno, "cannot set metadata of '%s'", j->rel);
-    else if (c->measure)
-      count_disk(c, j->out, NULL);
-  }
-  close(j->in);
-  close(j->out);
-  free(j->rel);
+/* Grows *ARR (of *CAP elements of SIZE bytes) to hold one more. */
+static bool grow(void **arr, size_t *cap, size_t len, size_t size) {
+  void *n;
+  if (len < *cap)
+    return true;
+  n = reallocarray(*arr, *cap ? *cap * 2 : 64, size);
+  if (n == NULL)
+    return false;
+  *arr = n;
+  *cap = *cap ? *cap * 2 : 64;
+  return true;
 }
 
-static void *worker(void *arg) {
-  struct copier *c = arg;
-  for (;;) {
-    struct file_job j;
-    pthread_mutex_lock(&c->lock);
-    while (c->len == 0 && !c->done)
-      pthread_cond_wait(&c->not_empty, &c->lock);
-    if (c->len == 0) {
-      pthread_mutex_unlock(&c->lock);
-      return NULL;
-    }
-    j = c->queue[c->head];
-    c->head = (c->head + 1) % QUEUE_LEN;
-    c->len--;
-    pthread_cond_signal(&c->not_full);
-    pthread_mutex_unlock(&c->lock);
-    run_job(c, &j);
-  }
-}
-
-static void submit(struct copier *c, struct file_job *j, size_t nworkers) {
-  if (nworkers == 0) {
-    run_job(c, j);
-    return;
-  }
+static int push_dir(struct copier *c, const char *rel, gid_t gid) {
+  char *copy = strdup(rel);
   pthread_mutex_lock(&c->lock);
-  while (c->len == QUEUE_LEN)
-    pthread_cond_wait(&c->not_full, &c->lock);
-  c->queue[(c->head + c->len) % QUEUE_LEN] = *j;
-  c->len++;
-  pthread_cond_signal(&c->not_empty);
+  if (copy == NULL ||
+      !grow((void **)&c->stack, &c->stack_cap, c->nstack, sizeof(*c->stack))) {
+    pthread_mutex_unlock(&c->lock);
+    free(copy);
+    return fail(c, ENOMEM, "cannot copy '%s'", rel);
+  }
+  c->stack[c->nstack++] = (struct dir_job){copy, gid};
+  pthread_cond_signal(&c->cond);
+  pthread_mutex_unlock(&c->lock);
+  return 0;
+}
+
+static int note_dir_times(struct copier *c, const char *rel, const struct stat *st) {
+  char *copy = strdup(rel);
+  pthread_mutex_lock(&c->lock);
+  if (copy == NULL || !grow((void **)&c->dirs, &c->dirs_cap, c->ndirs, sizeof(*c->dirs))) {
+    pthread_mutex_unlock(&c->lock);
+    free(copy);
+    return fail(c, ENOMEM, "cannot copy '%s'", rel);
+  }
+  c->dirs[c->ndirs++] = (struct dir_meta){.ts = {st->st_atim, st->st_mtim}, .rel = copy};
+  pthread_mutex_unlock(&c->lock);
+  return 0;
+}
+
+/* For an inode with several names: 1 when NAME was made as a link to the
+ * copy an earlier name got, 0 when this name is the first (the caller makes
+ * the copy, then calls link_made), -1 on error. */
+static int link_earlier(struct copier *c, const struct stat *st, int dst, const char *name,
+                        const char *rel) {
+  struct node *n;
+  bool added;
+  int r = 0;
+
+  pthread_mutex_lock(&c->lock);
+  n = node_set_add(&c->links, st->st_dev, st->st_ino, NULL, &added);
+  if (n != NULL && !added) {
+    /* another thread may still be making the first copy */
+    while (n->value == NULL && c->err == NULL) {
+      pthread_cond_wait(&c->cond, &c->lock);
+      n = node_set_find(&c->links, st->st_dev, st->st_ino, NULL);
+    }
+    r = c->err != NULL ? -1 : linkat(c->dstroot, n->value, dst, name, 0) < 0 ? -2 : 1;
+  }
+  pthread_mutex_unlock(&c->lock);
+  if (n == NULL)
+    return fail(c, ENOMEM, "cannot copy '%s'", rel);
+  if (r == -2)
+    return fail(c, errno, "cannot link '%s'", rel);
+  return r;
+}
+
+static void link_made(struct copier *c, const struct stat *st, const char *rel) {
+  struct node *n;
+  pthread_mutex_lock(&c->lock);
+  n = node_set_find(&c->links, st->st_dev, st->st_ino, NULL);
+  if (n != NULL && n->value == NULL && (n->value = strdup(rel)) == NULL && c->err == NULL)
+    strata_error_set(&c->err, ENOMEM, "cannot copy '%s'", rel);
+  pthread_cond_broadcast(&c->cond);
   pthread_mutex_unlock(&c->lock);
 }
 
-static int walk(struct copier *c, int src, int dst, gid_t gid, const char *rel, size_t nworkers);
+static int copy_file(struct copier *c, int src, int dst, const char *name, const char *rel,
+                     const struct stat *st, bool need_chown) {
+  int in = openat(src, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), out, r = 0;
+  if (in < 0)
+    return fail(c, errno, "cannot open '%s'", rel);
+  out = openat(dst, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (out < 0) {
+    int e = errno;
+    close(in);
+    return fail(c, e, "cannot create '%s'", rel);
+  }
+  if (copy_data(c, in, out, st) < 0)
+    r = fail(c, errno, "cannot copy '%s'", rel);
+  else if (copy_meta_fd(c, in, out, st, need_chown) < 0)
+    r = fail(c, errno, "cannot set metadata of '%s'", rel);
+  else if (c->measure)
+    count_disk(c, out, NULL);
+  close(in);
+  close(out);
+  return r;
+}
 
-/* GID: the group an inode made in DST is born with. */
+/* Copies entry NAME of the directory SRC into DST; GID: the group an inode
+ * made in DST is born with.  A subdirectory is made here and its contents
+ * left on the stack. */
 static int copy_entry(struct copier *c, int src, int dst, gid_t gid, const char *name,
-                      const char *rel, size_t nworkers) {
+                      const char *rel) {
   struct stat st;
   struct timespec ts[2];
-  bool need_chown;
+  bool need_chown, shared;
+  int r;
 
   if (fstatat(src, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
     return fail(c, errno, "cannot stat '%s'", rel);
@@ -271,22 +326,11 @@ static int copy_entry(struct copier *c, int src, int dst, gid_t gid, const char 
      * an owner we may not link for): this name gets a copy of its own,
      * which the inode's further names then share */
   }
-  if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
-    bool added;
-    struct node *n = node_set_add(&c->links, st.st_dev, st.st_ino, NULL, &added);
-    if (n == NULL)
-      return fail(c, ENOMEM, "cannot copy '%s'", rel);
-    if (!added) {
-      if (linkat(c->dstroot, n->value, dst, name, 0) < 0)
-        return fail(c, errno, "cannot link '%s'", rel);
-      return 0;
-    }
-    if ((n->value = strdup(rel)) == NULL)
-      return fail(c, ENOMEM, "cannot copy '%s'", rel);
-  }
+  shared = !S_ISDIR(st.st_mode) && st.st_nlink > 1;
+  if (shared && (r = link_earlier(c, &st, dst, name, rel)) != 0)
+    return r < 0 ? -1 : 0;
   if (S_ISDIR(st.st_mode)) {
-    struct dir_meta *m;
-    int in, out, r;
+    int in, out;
     if (mkdirat(dst, name, 0700) < 0)
       return fail(c, errno, "cannot create '%s'", rel);
     in = openat(src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -297,47 +341,20 @@ static int copy_entry(struct copier *c, int src, int dst, gid_t gid, const char 
         close(in);
       return fail(c, e, "cannot open '%s'", rel);
     }
-    if (c->ndirs == c->dirs_cap) {
-      size_t cap = c->dirs_cap ? c->dirs_cap * 2 : 64;
-      struct dir_meta *n = reallocarray(c->dirs, cap, sizeof(*n));
-      if (n == NULL) {
-        close(in);
-        close(out);
-        return fail(c, ENOMEM, "cannot copy '%s'", rel);
-      }
-      c->dirs = n;
-      c->dirs_cap = cap;
-    }
-    m = &c->dirs[c->ndirs++];
-    *m = (struct dir_meta){.ts = {st.st_atim, st.st_mtim}, .rel = strdup(rel)};
     if (c->measure)
       count_disk(c, out, NULL);
-    if (m->rel == NULL || copy_meta_fd(c, in, out, &st, need_chown) < 0) {
-      close(in);
-      close(out);
-      return fail(c, m->rel ? errno : ENOMEM, "cannot set metadata of '%s'", rel);
-    }
-    r = walk(c, in, out, born_gid(c, st.st_mode, st.st_gid), rel, nworkers);
+    r = copy_meta_fd(c, in, out, &st, need_chown);
     close(in);
     close(out);
-    return r;
+    if (r < 0)
+      return fail(c, errno, "cannot set metadata of '%s'", rel);
+    if (note_dir_times(c, rel, &st) < 0)
+      return -1;
+    return push_dir(c, rel, born_gid(c, st.st_mode, st.st_gid));
   }
   if (S_ISREG(st.st_mode)) {
-    struct file_job j = {.st = st, .chown = need_chown};
-    j.in = openat(src, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (j.in < 0)
-      return fail(c, errno, "cannot open '%s'", rel);
-    j.out = openat(dst, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (j.out < 0) {
-      int e = errno;
-      close(j.in);
-      return fail(c, e, "cannot create '%s'", rel);
-    }
-    j.rel = strdup(rel);
-    submit(c, &j, nworkers);
-    return 0;
-  }
-  if (S_ISLNK(st.st_mode)) {
+    r = copy_file(c, src, dst, name, rel, &st, need_chown);
+  } else if (S_ISLNK(st.st_mode)) {
     char target[PATH_MAX + 1];
     ssize_t n = readlinkat(src, name, target, PATH_MAX);
     if (n < 0)
@@ -349,80 +366,134 @@ static int copy_entry(struct copier *c, int src, int dst, gid_t gid, const char 
       return fail(c, errno, "cannot create link '%s'", rel);
     if (c->measure)
       count_disk(c, dst, name);
-    return 0;
-  }
-  /* devices, FIFOs, sockets: the name was just made, so fchmodat (which
-   * follows) reaches the node itself */
-  if (mknodat(dst, name, st.st_mode, st.st_rdev) < 0 ||
-      (need_chown && fchownat(dst, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0) ||
-      fchmodat(dst, name, st.st_mode & 07777, 0) < 0 ||
-      utimensat(dst, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+    r = 0;
+  } else if (mknodat(dst, name, st.st_mode, st.st_rdev) < 0 ||
+             (need_chown && fchownat(dst, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0) ||
+             fchmodat(dst, name, st.st_mode & 07777, 0) < 0 ||
+             utimensat(dst, name, ts, AT_SYMLINK_NOFOLLOW) < 0) {
+    /* devices, FIFOs, sockets: the name was just made, so fchmodat (which
+     * follows) reaches the node itself */
     return fail(c, errno, "cannot create node '%s'", rel);
-  return 0;
+  } else {
+    r = 0;
+  }
+  if (shared)
+    link_made(c, &st, rel); /* further names may now link to it */
+  return r;
 }
 
-static int walk(struct copier *c, int src, int dst, gid_t gid, const char *rel, size_t nworkers) {
-  int fd = openat(src, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+/* Opens directory REL below ROOT (the root itself for ""), never through a
+ * symlink: every name on the way is one this copy made or read as a
+ * directory. */
+static int open_below(int root, const char *rel) {
+  struct strata_error *e = NULL;
+  int fd;
+  if (*rel == '\0')
+    return fcntl(root, F_DUPFD_CLOEXEC, 3);
+  fd = strata_open_in_root_nofollow(root, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, &e);
+  if (fd < 0) {
+    errno = e && e->errnum ? e->errnum : EIO;
+    strata_error_free(e);
+  }
+  return fd;
+}
+
+static int copy_dir(struct copier *c, const struct dir_job *job) {
+  int src = open_below(c->srcroot, job->rel), dst, fd;
   cleanup_dir DIR *d = NULL;
   struct dirent *de;
+  int r = 0;
 
+  dst = src < 0 ? -1 : open_below(c->dstroot, job->rel);
+  fd = dst < 0 ? -1 : openat(src, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0 || (d = fdopendir(fd)) == NULL) {
     int e = errno;
     if (fd >= 0)
       close(fd);
-    return fail(c, e, "cannot read '%s'", rel);
+    if (src >= 0)
+      close(src);
+    if (dst >= 0)
+      close(dst);
+    return fail(c, e, "cannot read '%s'", job->rel);
   }
-  while ((errno = 0, de = readdir(d)) != NULL) {
-    cleanup_free char *child = NULL;
+  while (r == 0 && (errno = 0, de = readdir(d)) != NULL) {
+    char *child;
     if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
       continue;
-    if (failed(c))
-      return -1;
-    if (asprintf(&child, "%s%s%s", rel, *rel ? "/" : "", de->d_name) < 0)
-      return fail(c, ENOMEM, "cannot copy '%s'", rel);
-    if (copy_entry(c, src, dst, gid, de->d_name, child, nworkers) < 0)
-      return -1;
+    if (failed(c)) {
+      r = -1;
+      break;
+    }
+    if (asprintf(&child, "%s%s%s", job->rel, *job->rel ? "/" : "", de->d_name) < 0) {
+      r = fail(c, ENOMEM, "cannot copy '%s'", job->rel);
+      break;
+    }
+    r = copy_entry(c, src, dst, job->gid, de->d_name, child);
+    free(child);
   }
-  if (errno != 0)
-    return fail(c, errno, "cannot read '%s'", rel);
-  return 0;
+  if (r == 0 && errno != 0)
+    r = fail(c, errno, "cannot read '%s'", job->rel);
+  close(src);
+  close(dst);
+  return r;
+}
+
+static void *walker(void *arg) {
+  struct copier *c = arg;
+  pthread_mutex_lock(&c->lock);
+  for (;;) {
+    struct dir_job job;
+    while (c->nstack == 0 && c->busy > 0 && c->err == NULL)
+      pthread_cond_wait(&c->cond, &c->lock);
+    if (c->err != NULL || c->nstack == 0)
+      break; /* failed, or nothing queued and nobody left to queue more */
+    job = c->stack[--c->nstack];
+    c->busy++;
+    pthread_mutex_unlock(&c->lock);
+    copy_dir(c, &job);
+    free(job.rel);
+    pthread_mutex_lock(&c->lock);
+    c->busy--;
+    if (c->busy == 0 && c->nstack == 0)
+      pthread_cond_broadcast(&c->cond);
+  }
+  pthread_cond_broadcast(&c->cond);
+  pthread_mutex_unlock(&c->lock);
+  return NULL;
 }
 
 static int copy_tree(int srcfd, int dstfd, unsigned flags, uint64_t *disk,
                      struct strata_error **err) {
   struct copier c = {.flags = flags,
+                     .srcroot = srcfd,
                      .dstroot = dstfd,
                      .try_clone = true,
                      .uid = geteuid(),
                      .gid = getegid(),
                      .measure = disk != NULL};
-  pthread_t threads[MAX_WORKERS];
-  size_t nworkers = 0;
+  pthread_t threads[MAX_THREADS];
+  size_t nthreads = 0;
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   size_t want = cpus > 1 ? (size_t)cpus : 1;
   struct stat st;
-  int r;
 
-  if (want > MAX_WORKERS)
-    want = MAX_WORKERS;
+  if (want > MAX_THREADS)
+    want = MAX_THREADS;
   pthread_mutex_init(&c.lock, NULL);
-  pthread_cond_init(&c.not_empty, NULL);
-  pthread_cond_init(&c.not_full, NULL);
-  while (nworkers < want && pthread_create(&threads[nworkers], NULL, worker, &c) == 0)
-    nworkers++;
-
+  pthread_cond_init(&c.cond, NULL);
   if (fstat(dstfd, &st) < 0)
-    r = fail(&c, errno, "cannot stat '%s'", "");
+    fail(&c, errno, "cannot stat '%s'", "");
   else
-    r = walk(&c, srcfd, dstfd, born_gid(&c, st.st_mode, st.st_gid), "", nworkers);
-
-  pthread_mutex_lock(&c.lock);
-  c.done = true;
-  pthread_cond_broadcast(&c.not_empty);
-  pthread_mutex_unlock(&c.lock);
-  for (size_t i = 0; i < nworkers; i++)
+    push_dir(&c, "", born_gid(&c, st.st_mode, st.st_gid));
+  /* this thread walks too */
+  while (nthreads + 1 < want && pthread_create(&threads[nthreads], NULL, walker, &c) == 0)
+    nthreads++;
+  walker(&c);
+  for (size_t i = 0; i < nthreads; i++)
     pthread_join(threads[i], NULL);
 
+  for (size_t i = 0; i < c.nstack; i++) /* left by a failure */
+    free(c.stack[i].rel);
   for (size_t i = 0; i < c.ndirs; i++) {
     struct dir_meta *m = &c.dirs[i];
     if (c.err == NULL && utimensat(dstfd, m->rel, m->ts, AT_SYMLINK_NOFOLLOW) < 0)
@@ -436,9 +507,9 @@ static int copy_tree(int srcfd, int dstfd, unsigned flags, uint64_t *disk,
   } else if (c.err == NULL)
     fail(&c, errno, "cannot set metadata of '%s'", "/");
   node_set_free(&c.links);
+  free(c.stack);
   free(c.dirs);
-  pthread_cond_destroy(&c.not_full);
-  pthread_cond_destroy(&c.not_empty);
+  pthread_cond_destroy(&c.cond);
   pthread_mutex_destroy(&c.lock);
   if (c.err != NULL) {
     if (err != NULL) {
@@ -448,7 +519,6 @@ static int copy_tree(int srcfd, int dstfd, unsigned flags, uint64_t *disk,
       strata_error_free(c.err);
     return -1;
   }
-  (void)r;
   if (disk != NULL)
     *disk = c.disk;
   return 0;
