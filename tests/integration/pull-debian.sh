@@ -119,8 +119,11 @@ setup_store
 pid=$!
 early=
 for _ in $(seq 1000); do
-    part=$(stat -c %s "$ROOT/downloads/${BIG#sha256:}.partial" 2>/dev/null || echo 0)
     if [ -n "$(find "$ROOT/storage" -path '*/staging/*/diff/*' -type f -print -quit 2>/dev/null)" ]; then
+        # the blob's size once a file is seen: if it is still short of the
+        # whole, the file came before the download ended (read before the
+        # find, a slow find could see a file that came after it)
+        part=$(stat -c %s "$ROOT/downloads/${BIG#sha256:}.partial" 2>/dev/null || echo 0)
         [ "$part" -gt 0 ] && [ "$part" -lt "$BIGSIZE" ] && early=$part
         break
     fi
