@@ -38,24 +38,12 @@ for f in hostname hosts resolv.conf; do
 done
 tree_list "$TMPD/umoci-bb/rootfs" > "$TMPD/list-fixture"
 
-mounts_under() { awk -v d="$1/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo; }
 store_leftovers() { # what a failed load may not leave: images, layers, temporary files
     find "$ROOT/images" "$ROOT/layers" "$ROOT/tmp" "$ROOT/downloads" -mindepth 1 2>/dev/null
 }
 
 # ---------------------------------------------------------------- btrfs store
-BTRFS_MNT=
-if grep -qw btrfs /proc/filesystems || modprobe btrfs 2>/dev/null; then
-    truncate -s 512M "$TMPD/btrfs.img" &&
-        mkfs.btrfs -q "$TMPD/btrfs.img" >/dev/null 2>&1 &&
-        mkdir -p "$TMPD/btrfs" &&
-        mount -o loop "$TMPD/btrfs.img" "$TMPD/btrfs" && BTRFS_MNT=$TMPD/btrfs
-    [ -n "$BTRFS_MNT" ] || die "cannot make a btrfs loopback store"
-else
-    echo "# SKIP: this kernel has no btrfs; the btrfs driver is not tested"
-fi
-DRIVERS="overlay copy"
-[ -n "$BTRFS_MNT" ] && DRIVERS="overlay btrfs copy"
+btrfs_store "$TMPD" 512M
 
 EXPECTED_DIFF='C /bin
 D /bin/cat

@@ -50,14 +50,7 @@ echo "# $ncases cases"
 [ "$ncases" -ge 50 ] || die "only $ncases cases"
 
 # ---------------------------------------------------------------- btrfs
-BTRFS_MNT=
-if grep -qw btrfs /proc/filesystems || modprobe btrfs 2>/dev/null; then
-    truncate -s 1G "$W/btrfs.img" && mkfs.btrfs -q "$W/btrfs.img" >/dev/null 2>&1 &&
-        mkdir -p "$W/btrfs" && mount -o loop "$W/btrfs.img" "$W/btrfs" && BTRFS_MNT=$W/btrfs
-    [ -n "$BTRFS_MNT" ] || die "cannot make a btrfs loopback store"
-fi
-DRIVERS="overlay copy"
-[ -n "$BTRFS_MNT" ] && DRIVERS="overlay btrfs copy"
+btrfs_store "$W" 1G
 
 # every name the test makes in W from now on exists before the first snapshot
 mkdir -p "$W/checks" "$W/bomb-layout" "$W/bomb-overlay" "$W/bomb-copy" "$W/bomb-btrfs" "$W/store-overlay" "$W/store-copy"
@@ -69,7 +62,6 @@ snapshot > "$TMPD/before2"
 cmp -s "$TMPD/before" "$TMPD/before2" || die "the snapshot disturbs what it lists"
 
 # (never with an empty argument: "/" would be every mount)
-mounts_under() { [ -n "$1" ] || return 1; awk -v d="$1/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo; }
 
 # the tree of the image just pulled (its top layer), into $TREE; for overlay
 # a read-only mount of the layer's stack

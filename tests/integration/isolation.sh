@@ -49,16 +49,7 @@ echo "from the host" > "$TMPD/vol/f"
 printf '%s\n' '# a comment' '' 'FROMFILE=one' 'BOTH=file' '  SPACED=two' > "$TMPD/env.list"
 
 # ---------------------------------------------------------------- btrfs store
-BTRFS_MNT=
-DRIVERS="overlay copy"
-if grep -qw btrfs /proc/filesystems || modprobe btrfs 2>/dev/null; then
-    truncate -s 1G "$TMPD/btrfs.img" && mkfs.btrfs -q "$TMPD/btrfs.img" >/dev/null 2>&1 &&
-        mkdir -p "$TMPD/btrfs" && mount -o loop "$TMPD/btrfs.img" "$TMPD/btrfs" && BTRFS_MNT=$TMPD/btrfs
-    [ -n "$BTRFS_MNT" ] || die "cannot make a btrfs loopback store (mkfs.btrfs, loop devices)"
-    DRIVERS="overlay btrfs copy"
-else
-    echo "# SKIP: this kernel has no btrfs; the btrfs driver is not tested"
-fi
+btrfs_store "$TMPD" 1G
 
 # The container's own writable layer, as the driver keeps it.
 ctr_layer() { # DRIVER ID

@@ -370,6 +370,27 @@ ellipsis() {
     if [ ${#1} -le "$2" ]; then printf '%s\n' "$1"; else printf '%s…\n' "${1:0:$2-1}"; fi
 }
 
+# ---------------------------------------------------------------- btrfs
+# btrfs_store DIR SIZE: a btrfs file system on a loopback file in DIR,
+# mounted on DIR/btrfs as BTRFS_MNT, and DRIVERS the storage drivers to test
+# ("overlay btrfs copy", or without btrfs when the kernel has none).
+btrfs_store() {
+    BTRFS_MNT=
+    DRIVERS="overlay copy"
+    if grep -qw btrfs /proc/filesystems || modprobe btrfs 2>/dev/null; then
+        truncate -s "$2" "$1/btrfs.img" && mkfs.btrfs -q "$1/btrfs.img" >/dev/null 2>&1 &&
+            mkdir -p "$1/btrfs" && mount -o loop "$1/btrfs.img" "$1/btrfs" && BTRFS_MNT=$1/btrfs
+        [ -n "$BTRFS_MNT" ] ||
+            die "cannot make a btrfs loopback store (mkfs.btrfs from btrfs-progs, loop devices)"
+        DRIVERS="overlay btrfs copy"
+    else
+        echo "# SKIP: this kernel has no btrfs; the btrfs driver is not tested"
+    fi
+}
+
+# mounts_under DIR: the mount points below DIR
+mounts_under() { [ -n "$1" ] || return 1; awk -v d="$1/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo; }
+
 # ---------------------------------------------------------------- trees
 # a tree as a sorted list: name, type, mode, owner, link target; size, link
 # count and sha256 of every file.  The link count is how many names inside

@@ -63,18 +63,7 @@ exited() { case $(ps_status "$1") in Exited*) return 0 ;; esac; return 1; }
 is_gone() { [ -z "$(st "${S[@]}" ps -aq --filter "id=$1")" ]; }
 
 # ---------------------------------------------------------------- btrfs store
-BTRFS_MNT=
-if grep -qw btrfs /proc/filesystems || modprobe btrfs 2>/dev/null; then
-    truncate -s 1G "$TMPD/btrfs.img" &&
-        mkfs.btrfs -q "$TMPD/btrfs.img" >/dev/null 2>&1 &&
-        mkdir -p "$TMPD/btrfs" &&
-        mount -o loop "$TMPD/btrfs.img" "$TMPD/btrfs" && BTRFS_MNT=$TMPD/btrfs
-    [ -n "$BTRFS_MNT" ] || die "cannot make a btrfs loopback store (mkfs.btrfs from btrfs-progs, loop devices)"
-else
-    echo "# SKIP: this kernel has no btrfs; the btrfs driver is not tested"
-fi
-DRIVERS="overlay copy"
-[ -n "$BTRFS_MNT" ] && DRIVERS="overlay btrfs copy"
+btrfs_store "$TMPD" 1G
 
 for D in $DRIVERS; do
     if [ "$D" = btrfs ]; then ROOT=$BTRFS_MNT/root; else ROOT=$TMPD/root-$D; fi

@@ -91,22 +91,9 @@ check_same_tree() { # DESC EXPECTED-FILE ACTUAL-FILE
         not_ok "$1"; [ -s "$3" ] || note "empty listing"; note "$d"; fi
 }
 
-mounts_under() { awk -v d="$1/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo; }
 
 # ---------------------------------------------------------------- btrfs store
-BTRFS_MNT=
-if grep -qw btrfs /proc/filesystems || modprobe btrfs 2>/dev/null; then
-    truncate -s 1G "$TMPD/btrfs.img" &&
-        mkfs.btrfs -q "$TMPD/btrfs.img" >/dev/null 2>&1 &&
-        mkdir -p "$TMPD/btrfs" &&
-        mount -o loop "$TMPD/btrfs.img" "$TMPD/btrfs" && BTRFS_MNT=$TMPD/btrfs
-    [ -n "$BTRFS_MNT" ] || die "cannot make a btrfs loopback store (mkfs.btrfs from btrfs-progs, loop devices)"
-else
-    echo "# SKIP: this kernel has no btrfs; the btrfs driver is not tested"
-fi
-
-DRIVERS="overlay copy"
-[ -n "$BTRFS_MNT" ] && DRIVERS="overlay btrfs copy"
+btrfs_store "$TMPD" 1G
 
 # ---------------------------------------------------------------- per driver
 for D in $DRIVERS; do

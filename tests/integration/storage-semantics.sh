@@ -65,15 +65,7 @@ with open(os.path.join(out, "index.json"), "w") as f:
     json.dump(idx, f)
 EOF
 
-BTRFS_MNT=
-if grep -qw btrfs /proc/filesystems || modprobe btrfs 2>/dev/null; then
-    truncate -s 1G "$W/btrfs.img" && mkfs.btrfs -q "$W/btrfs.img" >/dev/null 2>&1 &&
-        mkdir -p "$W/btrfs" && mount -o loop "$W/btrfs.img" "$W/btrfs" && BTRFS_MNT=$W/btrfs
-    [ -n "$BTRFS_MNT" ] || die "cannot make a btrfs loopback store"
-fi
-DRIVERS="overlay copy"
-[ -n "$BTRFS_MNT" ] && DRIVERS="overlay btrfs copy"
-mounts_under() { [ -n "$1" ] || return 1; awk -v d="$1/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo; }
+btrfs_store "$W" 1G
 
 for D in $DRIVERS; do
     if [ "$D" = btrfs ]; then ROOT=$BTRFS_MNT/store; else ROOT=$W/store-$D; fi
