@@ -2,6 +2,9 @@
 #include "layer-store.h"
 
 #include <archive.h>
+#include <pthread.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <stdbool.h>
 #include <sys/stat.h>
 #include <errno.h>
@@ -21,8 +24,25 @@
 #include "layer-export.h"
 #include "log.h"
 #include "read-ahead.h"
+#include "safe-path.h"
 
 #define LOG_DOMAIN "layer-store"
+/* the most diffs a detached stage is settled through (overlay's own limit
+ * is 500): a deeper stack is written again on its parent instead */
+#define STRATA_OVERLAY_SETTLE_MAX 512
+
+/* Several layers of one image are written at once (a pull's extraction
+ * threads): the driver's own calls are made one at a time. */
+static pthread_mutex_t driver_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Hands LOCAL over to *ERR. */
+static int move_error_to(struct strata_error **err, struct strata_error **local) {
+  if (err != NULL) {
+    strata_error_free(*err);
+    *err = steal_ptr(*local);
+  }
+  return -1;
+}
 
 static int record_path(const char *chain_id, char *buf, size_t len, struct strata_error **err) {
   if (!strata_digest_valid(chain_id))
@@ -139,9 +159,10 @@ static void record_usage(const struct strata_storage_ops *ops, void *state, cons
 static int apply_stream(int fd, const struct strata_layer_import *li, int rootfd,
                         enum strata_whiteout_mode mode, const char *what,
                         char diff_id[STRATA_DIGEST_STR_LEN + 1], struct strata_layer_stats *stats,
-                        char **split, size_t *split_len, struct strata_error **err) {
+                        char **split, size_t *split_len, struct strata_layer_deps *deps,
+                        struct strata_error **err) {
   struct tar_reader r = {0};
-  struct strata_layer_hooks hooks = {.file = split_file, .arg = &r};
+  struct strata_layer_hooks hooks = {.file = split_file, .arg = &r, .deps = deps};
   struct archive *a = NULL;
   int ret = -1;
 
@@ -215,80 +236,414 @@ static int commit_stage(struct strata_context *ctx, const struct strata_storage_
                         void *state, const char *hex, struct strata_layer_stage *stage,
                         struct strata_error **err) {
   json_t *sync = ctx->cfg ? json_object_get(ctx->cfg->doc, "storage-sync") : NULL;
+  int r;
   if (json_is_true(sync) && stage->dirfd >= 0 && syncfs(stage->dirfd) < 0)
     log_warning("cannot sync layer %.12s to disk: %s", hex, strerror(errno));
-  return ops->layer_commit(state, hex, stage, err);
+  pthread_mutex_lock(&driver_lock);
+  r = ops->layer_commit(state, hex, stage, err);
+  pthread_mutex_unlock(&driver_lock);
+  return r;
 }
 
-int strata_layer_import(struct strata_context *ctx, int fd, const struct strata_layer_import *li,
-                        uint64_t *size, struct strata_error **err) {
+/* ---------------------------------------------------------------- import */
+
+
+struct strata_layer_staged {
+  struct strata_layer_import li;
+  int fd;
   const struct strata_storage_ops *ops;
   void *state;
-  struct strata_layer_stage stage = {.size = sizeof(stage), .dirfd = -1};
-  struct strata_layer_stats stats = {0};
-  char diff_id[STRATA_DIGEST_STR_LEN + 1];
-  char path[128], split_path[128];
-  cleanup_json json_t *rec = NULL;
-  cleanup_free char *split = NULL;
-  size_t split_len = 0;
-  const char *hex = strata_digest_hex(li->chain_id);
+  const char *hex;
+  const char *driver;
+  bool detached; /* written into a detached stage */
+  bool staged;   /* STAGE is live */
+  bool redo;     /* to be written again on its published parent */
+  struct strata_layer_stage stage;
+  struct strata_layer_stats stats;
+  struct strata_layer_deps deps;
+  char *split;
+  size_t split_len;
+};
 
-  if (strata_context_storage(ctx, &ops, &state, err) < 0)
-    return -1;
-  if (record_path(li->chain_id, path, sizeof(path), err) < 0)
-    return -1;
-  if (ops->layer_stage(state, hex, li->parent_chain_id ? strata_digest_hex(li->parent_chain_id) : NULL,
-                       &stage, err) < 0)
+static void drop_stage(struct strata_layer_staged *s) {
+  if (!s->staged)
+    return;
+  pthread_mutex_lock(&driver_lock);
+  s->ops->layer_abort(s->state, s->hex, &s->stage);
+  pthread_mutex_unlock(&driver_lock);
+  s->staged = false;
+}
+
+static void staged_free(struct strata_layer_staged *s) {
+  drop_stage(s);
+  strata_layer_deps_clear(&s->deps);
+  free(s->split);
+  free(s);
+}
+
+/* Stages S's layer (DETACHED: see STRATA_STAGE_DETACHED) and writes its
+ * blob into it, from its first byte.  A detached stage that turns out to
+ * need its parent's files is dropped and S marked to be written again. */
+static int fill(struct strata_layer_staged *s, bool detached, struct strata_error **err) {
+  const struct strata_layer_import *li = &s->li;
+  cleanup_error struct strata_error *local = NULL;
+  char diff_id[STRATA_DIGEST_STR_LEN + 1];
+  int r;
+
+  s->stage = (struct strata_layer_stage){.size = sizeof(s->stage), .dirfd = -1,
+                                         .flags = detached ? STRATA_STAGE_DETACHED : 0};
+  s->detached = detached;
+  s->redo = false;
+  s->stats = (struct strata_layer_stats){0};
+  strata_layer_deps_clear(&s->deps);
+  free(steal_ptr(s->split));
+  s->split_len = 0;
+  pthread_mutex_lock(&driver_lock);
+  r = s->ops->layer_stage(s->state, s->hex,
+                          li->parent_chain_id ? strata_digest_hex(li->parent_chain_id) : NULL,
+                          &s->stage, err);
+  pthread_mutex_unlock(&driver_lock);
+  if (r < 0)
     return strata_error_wrap(err, "cannot stage layer %s", li->blob_digest);
-  if (apply_stream(fd, li, stage.dirfd, (enum strata_whiteout_mode)stage.whiteout_mode,
-                   li->blob_digest, diff_id, &stats, &split, &split_len, err) < 0) {
-    ops->layer_abort(state, hex, &stage);
-    return -1;
+  s->staged = true;
+  if (detached)
+    log_debug("layer %.12s: written beside its parent, which is not published yet", s->hex);
+  if (detached && s->stage.whiteout_mode != STRATA_WHITEOUT_OVERLAY) {
+    drop_stage(s);
+    return strata_error_set(err, 0, "storage driver '%s' gave a detached stage in-place whiteouts",
+                            s->driver);
   }
-  *size = stats.size;
+  if (apply_stream(s->fd, li, s->stage.dirfd, (enum strata_whiteout_mode)s->stage.whiteout_mode,
+                   li->blob_digest, diff_id, &s->stats, &s->split, &s->split_len,
+                   detached ? &s->deps : NULL, &local) < 0) {
+    drop_stage(s);
+    if (detached && s->deps.needs_parent) {
+      log_debug("layer %.12s needs its parent's files (%s): it is written again on its parent",
+                s->hex, local->msg);
+      s->redo = true;
+      return 0;
+    }
+    return move_error_to(err, &local);
+  }
   if (strcmp(diff_id, li->diff_id) != 0) {
-    ops->layer_abort(state, hex, &stage);
+    drop_stage(s);
     return strata_error_set(err, 0,
                             "layer %s: uncompressed digest %s does not match the config's diff_id %s",
                             li->blob_digest, diff_id, li->diff_id);
   }
-  rec = json_pack("{s:s, s:s, s:o, s:s, s:I, s:I, s:s}", "chain_id", li->chain_id, "diff_id",
-                  li->diff_id, "parent",
-                  li->parent_chain_id ? json_string(li->parent_chain_id) : json_null(),
-                  "blob_digest", li->blob_digest, "blob_size", (json_int_t)li->blob_size, "size",
-                  (json_int_t)*size, "driver", ctx->storage->info->name);
-  if (rec == NULL) {
-    ops->layer_abort(state, hex, &stage);
-    return strata_error_set(err, ENOMEM, "cannot record layer");
-  }
-  /* The record goes first, marked incomplete, so that a crash between the
-   * driver's commit and the final record leaves a record the garbage
-   * collector finds, never an orphan tree nobody knows of. */
-  json_object_set_new(rec, "incomplete", json_true());
-  if (strata_store_write_json(ctx->store, path, rec, err) < 0) {
-    ops->layer_abort(state, hex, &stage);
+  return 0;
+}
+
+int strata_layer_import_begin(struct strata_context *ctx, int fd,
+                              const struct strata_layer_import *li, bool detached,
+                              struct strata_layer_staged **out, struct strata_error **err) {
+  struct strata_layer_staged *s;
+  char path[128];
+
+  *out = NULL;
+  if (record_path(li->chain_id, path, sizeof(path), err) < 0)
+    return -1;
+  s = calloc(1, sizeof(*s));
+  if (s == NULL)
+    return strata_error_set(err, ENOMEM, "cannot import layer %s", li->blob_digest);
+  s->li = *li;
+  s->fd = fd;
+  s->hex = strata_digest_hex(li->chain_id);
+  if (strata_context_storage(ctx, &s->ops, &s->state, err) < 0) {
+    free(s);
     return -1;
   }
-  if (commit_stage(ctx, ops, state, hex, &stage, err) < 0) {
-    strata_store_remove(ctx->store, path, NULL);
-    return strata_error_wrap(err, "cannot commit layer %s", li->blob_digest);
+  s->driver = ctx->storage->info->name;
+  /* only a driver that says it can, and only a layer with a parent */
+  detached = detached && li->parent_chain_id != NULL &&
+             (s->ops->caps & STRATA_STORAGE_CAP_DETACHED_STAGE) != 0;
+  if (fill(s, detached, err) < 0) {
+    staged_free(s);
+    return -1;
   }
-  record_usage(ops, state, hex, &stage, stats.disk, rec);
+  *out = s;
+  return 0;
+}
+
+void strata_layer_import_abort(struct strata_layer_staged *s) {
+  if (s != NULL)
+    staged_free(s);
+}
+
+/* Gives directory DST the owner, mode and xattrs of SRC (never overlay's
+ * own), as a copy-up through the parent's tree would have. */
+static int copy_dir_attrs(int src, int dst, const char *what, struct strata_error **err) {
+  char list[16384];
+  struct stat st;
+  ssize_t n;
+
+  if (fstat(src, &st) < 0)
+    return strata_error_set(err, errno, "cannot stat '%s'", what);
+  n = flistxattr(src, list, sizeof(list));
+  if (n < 0 && errno != ENOTSUP)
+    return strata_error_set(err, errno, "cannot list the xattrs of '%s'", what);
+  for (ssize_t off = 0; n > 0 && off < n; off += (ssize_t)strlen(list + off) + 1) {
+    const char *x = list + off;
+    char val[65536];
+    ssize_t vl;
+    if (strncmp(x, "trusted.overlay.", 16) == 0 || strncmp(x, "user.overlay.", 13) == 0)
+      continue;
+    vl = fgetxattr(src, x, val, sizeof(val));
+    if (vl < 0 || fsetxattr(dst, x, val, (size_t)vl, 0) < 0)
+      return strata_error_set(err, errno, "cannot copy xattr %s of '%s'", x, what);
+  }
+  /* the mode after the owner: chown clears setuid and setgid */
+  if (fchown(dst, st.st_uid, st.st_gid) < 0 || fchmod(dst, st.st_mode & 07777) < 0)
+    return strata_error_set(err, errno, "cannot set the attributes of '%s'", what);
+  return 0;
+}
+
+static bool is_opaque(int fd) {
+  char v[2];
+  return fgetxattr(fd, "trusted.overlay.opaque", v, sizeof(v)) == 1 && v[0] == 'y';
+}
+
+/* The directory PATH is in the merged view of the overlay-form diffs
+ * DIRS (topmost first): an fd of its topmost part, or -1 with errno
+ * ENOENT (absent or whited out) or ENOTDIR (something else is there,
+ * a symlink say). */
+static int merged_dir(const int *dirs, size_t n, const char *path) {
+  cleanup_free int *cur = calloc(n + 1, sizeof(int)), *next = calloc(n + 1, sizeof(int));
+  cleanup_free char *copy = strdup(path);
+  size_t ncur = 0, nnext;
+  char *save = NULL;
+  int e = 0;
+
+  if (cur == NULL || next == NULL || copy == NULL) {
+    errno = ENOMEM;
+    return -1;
+  }
+  for (size_t i = 0; i < n; i++) {
+    cur[ncur] = openat(dirs[i], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (cur[ncur] < 0) {
+      e = errno;
+      goto out;
+    }
+    ncur++;
+  }
+  for (char *c = strtok_r(copy, "/", &save); c != NULL; c = strtok_r(NULL, "/", &save)) {
+    nnext = 0;
+    for (size_t i = 0; i < ncur; i++) {
+      struct stat st;
+      int fd;
+      if (fstatat(cur[i], c, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+        if (errno == ENOENT)
+          continue;
+        e = errno;
+        break;
+      }
+      if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0))
+        break; /* a whiteout: nothing below counts */
+      if (!S_ISDIR(st.st_mode)) {
+        if (nnext == 0)
+          e = ENOTDIR;
+        break; /* a directory above hides it, and what is below it */
+      }
+      fd = openat(cur[i], c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0) {
+        e = errno;
+        break;
+      }
+      next[nnext++] = fd;
+      if (is_opaque(fd))
+        break;
+    }
+    for (size_t i = 0; i < ncur; i++)
+      close(cur[i]);
+    ncur = 0;
+    for (size_t i = 0; i < nnext; i++)
+      cur[ncur++] = next[i];
+    if (e == 0 && ncur == 0)
+      e = ENOENT;
+    if (e != 0)
+      goto out;
+  }
+out:
+  if (e != 0 || ncur == 0) {
+    for (size_t i = 0; i < ncur; i++)
+      close(cur[i]);
+    errno = e ? e : ENOENT;
+    return -1;
+  }
+  for (size_t i = 1; i < ncur; i++)
+    close(cur[i]);
+  return cur[0];
+}
+
+/* Now that its parent is published, gives each directory a detached stage
+ * only implied the attributes the parent's tree has there.  Returns 1
+ * when the stage cannot stand as it is (a path the parent has as a symlink
+ * or a file, or not at all): it must be written again on the parent. */
+static int settle(struct strata_context *ctx, struct strata_layer_staged *s,
+                  struct strata_error **err) {
+  struct strata_diff_dirs dd = {0};
+  cleanup_json json_t *prec = NULL;
+  cleanup_error struct strata_error *local = NULL;
+  const char *grand;
+  int dirs[STRATA_OVERLAY_SETTLE_MAX + 1];
+  size_t ndirs = 0;
+  int ret = 1;
+
+  if (s->deps.nimplied == 0)
+    return 0;
+  if (strata_layer_load(ctx->store, s->li.parent_chain_id, &prec, err) != 0)
+    return -1;
+  grand = json_string_value(json_object_get(prec, "parent"));
+  pthread_mutex_lock(&driver_lock);
+  if (strata_storage_diff_dirs(ctx, strata_digest_hex(s->li.parent_chain_id), grand,
+                               STRATA_DIFF_LAYER, &dd, &local) < 0) {
+    pthread_mutex_unlock(&driver_lock);
+    log_debug("layer %.12s: %s", s->hex, local->msg);
+    return 1;
+  }
+  pthread_mutex_unlock(&driver_lock);
+  /* a diff in overlay form is read through the stack below it; any other
+   * is the parent's whole tree */
+  dirs[ndirs] = open(dd.upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dirs[ndirs] < 0)
+    goto out;
+  ndirs++;
+  for (char **l = dd.lowers; (dd.flags & STRATA_DIFF_PURE) && l && *l; l++) {
+    if (ndirs == STRATA_OVERLAY_SETTLE_MAX)
+      goto out;
+    dirs[ndirs] = open(*l, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirs[ndirs] < 0)
+      goto out;
+    ndirs++;
+  }
+  for (size_t i = 0; i < s->deps.nimplied; i++) {
+    const char *p = s->deps.implied[i];
+    cleanup_close int src = merged_dir(dirs, ndirs, p), dst = -1;
+    if (src < 0) {
+      log_debug("layer %.12s: its directory '/%s' is not one of its parent's (%s): it is "
+                "written again on its parent", s->hex, p, strerror(errno));
+      goto out;
+    }
+    dst = strata_open_in_root(s->stage.dirfd, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0, &local);
+    if (dst < 0) {
+      /* gone since (an entry replaced it): nothing to settle */
+      if (local->errnum == ENOENT)
+        continue;
+      goto out;
+    }
+    if (copy_dir_attrs(src, dst, p, err) < 0) {
+      ret = -1;
+      goto out;
+    }
+  }
+  ret = 0;
+out:
+  for (size_t i = 0; i < ndirs; i++)
+    close(dirs[i]);
+  strata_diff_dirs_clear(&dd);
+  return ret;
+}
+
+/* Starts S's blob over from its first byte. */
+static int rewind_blob(struct strata_layer_staged *s, struct strata_error **err) {
+  if (s->li.read != NULL) {
+    if (s->li.rewind == NULL)
+      return strata_error_set(err, 0, "layer %s cannot be read again", s->li.blob_digest);
+    return s->li.rewind(s->li.read_arg, err);
+  }
+  if (lseek(s->fd, 0, SEEK_SET) < 0)
+    return strata_error_set(err, errno, "cannot read layer %s again", s->li.blob_digest);
+  return 0;
+}
+
+int strata_layer_import_finish(struct strata_context *ctx, struct strata_layer_staged *s,
+                               uint64_t *size, struct strata_error **err) {
+  const struct strata_layer_import *li = &s->li;
+  char path[128], split_path[128];
+  cleanup_json json_t *rec = NULL;
+  int r;
+
+  if (record_path(li->chain_id, path, sizeof(path), err) < 0)
+    goto fail;
+  if (s->detached && !s->redo) {
+    r = settle(ctx, s, err);
+    if (r < 0)
+      goto fail;
+    if (r > 0) {
+      drop_stage(s);
+      s->redo = true;
+    }
+  }
+  for (;;) {
+    cleanup_error struct strata_error *local = NULL;
+    if (s->redo) {
+      log_info("layer %.12s: writing it again on its parent", s->hex);
+      if (rewind_blob(s, err) < 0 || fill(s, false, err) < 0)
+        goto fail;
+    }
+    *size = s->stats.size;
+    json_decref(rec);
+    rec = json_pack("{s:s, s:s, s:o, s:s, s:I, s:I, s:s}", "chain_id", li->chain_id, "diff_id",
+                    li->diff_id, "parent",
+                    li->parent_chain_id ? json_string(li->parent_chain_id) : json_null(),
+                    "blob_digest", li->blob_digest, "blob_size", (json_int_t)li->blob_size, "size",
+                    (json_int_t)*size, "driver", ctx->storage->info->name);
+    if (rec == NULL) {
+      strata_error_set(err, ENOMEM, "cannot record layer");
+      goto fail;
+    }
+    /* The record goes first, marked incomplete, so that a crash between the
+     * driver's commit and the final record leaves a record the garbage
+     * collector finds, never an orphan tree nobody knows of. */
+    json_object_set_new(rec, "incomplete", json_true());
+    if (strata_store_write_json(ctx->store, path, rec, err) < 0)
+      goto fail;
+    if (commit_stage(ctx, s->ops, s->state, s->hex, &s->stage, &local) == 0)
+      break;
+    strata_store_remove(ctx->store, path, NULL);
+    /* a detached stage the driver cannot tie to its parent as it is */
+    if (s->detached && local->errnum == EXDEV) {
+      log_debug("layer %.12s: %s", s->hex, local->msg);
+      drop_stage(s);
+      s->redo = true;
+      continue;
+    }
+    s->staged = false; /* a failed commit disposes of the stage */
+    move_error_to(err, &local);
+    strata_error_wrap(err, "cannot commit layer %s", li->blob_digest);
+    goto fail;
+  }
+  s->staged = false;
+  record_usage(s->ops, s->state, s->hex, &s->stage, s->stats.disk, rec);
   json_object_del(rec, "incomplete");
-  snprintf(split_path, sizeof(split_path), "layers/%s.tar-split", hex);
-  if (split != NULL) {
+  snprintf(split_path, sizeof(split_path), "layers/%s.tar-split", s->hex);
+  if (s->split != NULL) {
     cleanup_error struct strata_error *e = NULL;
-    if (strata_store_write_file(ctx->store, split_path, split, split_len, &e) < 0)
+    if (strata_store_write_file(ctx->store, split_path, s->split, s->split_len, &e) < 0)
       log_warning("cannot keep the tar-split record of layer %s: %s", li->chain_id, e->msg);
   }
   if (strata_store_write_json(ctx->store, path, rec, err) < 0) {
-    strata_store_remove(ctx->store, split_path, NULL);
     cleanup_error struct strata_error *e = NULL;
-    ops->layer_remove(state, hex, &e);
+    strata_store_remove(ctx->store, split_path, NULL);
+    pthread_mutex_lock(&driver_lock);
+    s->ops->layer_remove(s->state, s->hex, &e);
+    pthread_mutex_unlock(&driver_lock);
     strata_store_remove(ctx->store, path, NULL);
-    return -1;
+    goto fail;
   }
+  staged_free(s);
   return 0;
+fail:
+  staged_free(s);
+  return -1;
+}
+
+int strata_layer_import(struct strata_context *ctx, int fd, const struct strata_layer_import *li,
+                        uint64_t *size, struct strata_error **err) {
+  struct strata_layer_staged *s;
+  if (strata_layer_import_begin(ctx, fd, li, false, &s, err) < 0)
+    return -1;
+  return strata_layer_import_finish(ctx, s, size, err);
 }
 
 /* Adds CHAIN and its ancestors to LIVE. */

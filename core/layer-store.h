@@ -33,6 +33,10 @@ struct strata_layer_import {
    * the import gives up before the end, CANCEL(READ_ARG) is called from
    * another thread, and a READ waiting for bytes must then return -1. */
   void (*cancel)(void *read_arg);
+  /* May be NULL.  Starts READ over from the blob's first byte: a layer
+   * begun detached may have to be written again (see
+   * strata_layer_import_finish).  Never called while READ is in use. */
+  int (*rewind)(void *read_arg, struct strata_error **err);
 };
 
 /* Imports the layer blob readable from FD (positioned at its start), or
@@ -40,6 +44,29 @@ struct strata_layer_import {
  * is thrown away. */
 int strata_layer_import(struct strata_context *ctx, int fd, const struct strata_layer_import *li,
                         uint64_t *size, struct strata_error **err);
+
+/* An import in two halves, so that several layers of one image are
+ * written at once and published in order.  LI (and what it points to)
+ * must outlive the staged layer. */
+struct strata_layer_staged;
+
+/* The first half: stages the layer and writes its blob into it.  With
+ * DETACHED, the parent need not be published yet, when the storage driver
+ * can stage that way (STRATA_STORAGE_CAP_DETACHED_STAGE; otherwise the
+ * parent must be published).  Threads may run this at once; the driver's
+ * own calls are made one at a time. */
+int strata_layer_import_begin(struct strata_context *ctx, int fd,
+                              const struct strata_layer_import *li, bool detached,
+                              struct strata_layer_staged **out, struct strata_error **err);
+/* The second half, once the parent is published: a detached stage takes
+ * the attributes of the parent's directories it only implied, or, when it
+ * cannot stand without the parent's tree (a hardlink to a parent's file,
+ * a path through the parent's symlink), is written again on the parent
+ * (with LI->rewind); then the layer is published.  Frees S. */
+int strata_layer_import_finish(struct strata_context *ctx, struct strata_layer_staged *s,
+                               uint64_t *size, struct strata_error **err);
+/* Throws S away (NULL is fine). */
+void strata_layer_import_abort(struct strata_layer_staged *s);
 
 /* Removes every layer that no image and no container needs.  Needs the
  * exclusive lock and the storage driver.  FN (may be NULL) hears of each

@@ -4,8 +4,10 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -44,6 +46,13 @@ struct apply_state {
   struct node_set fresh;   /* directories this layer created: nothing lower is inside */
   struct dir_time *times;
   size_t ntimes, times_cap;
+  /* A detached stage's (struct strata_layer_deps): the directories made as
+   * implied parents, keyed by inode, each with its path as value until an
+   * entry of its own names it (the value is then dropped). */
+  struct strata_layer_deps *deps;
+  struct node_set implied;
+  char *root_path; /* where ROOTFD is, to name what open_parent makes */
+  bool root_explicit;
 };
 
 /* What make_room() found at the name. */
@@ -223,6 +232,95 @@ static int apply_dir_times(struct apply_state *st, struct strata_error **err) {
   return 0;
 }
 
+/* The path of directory FD relative to the root, or NULL when it cannot
+ * be told (or is not under the root). */
+static char *path_in_root(struct apply_state *st, int fd) {
+  char proc[64], buf[PATH_MAX];
+  size_t rl;
+  ssize_t n;
+
+  if (st->root_path == NULL) {
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", st->rootfd);
+    n = readlink(proc, buf, sizeof(buf) - 1);
+    if (n <= 0)
+      return NULL;
+    buf[n] = '\0';
+    st->root_path = strdup(buf);
+    if (st->root_path == NULL)
+      return NULL;
+  }
+  snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+  n = readlink(proc, buf, sizeof(buf) - 1);
+  if (n <= 0)
+    return NULL;
+  buf[n] = '\0';
+  rl = strlen(st->root_path);
+  if (strcmp(st->root_path, "/") == 0)
+    rl = 0;
+  if (strncmp(buf, st->root_path, rl) != 0 || (buf[rl] != '/' && buf[rl] != '\0'))
+    return NULL;
+  return strdup(buf + rl + (buf[rl] == '/'));
+}
+
+/* Directory S (open as FD) was made as an implied parent: in a detached
+ * stage it stands for whatever the parent's tree has there. */
+static int note_implied(struct apply_state *st, int fd, const struct stat *s, const char *name,
+                        struct strata_error **err) {
+  struct node *n;
+  bool added;
+
+  if (st->deps == NULL)
+    return 0;
+  n = node_set_add(&st->implied, s->st_dev, s->st_ino, NULL, &added);
+  if (n == NULL)
+    return strata_error_set(err, ENOMEM, "layer entry '%s'", name);
+  if (added) {
+    n->value = path_in_root(st, fd);
+    /* nowhere to settle it: only the parent's tree can place it */
+    if (n->value == NULL)
+      st->deps->needs_parent = true;
+  }
+  return 0;
+}
+
+/* Directory S got an entry of its own: its attributes are the layer's. */
+static void note_explicit(struct apply_state *st, const struct stat *s) {
+  struct node *n;
+  if (st->deps == NULL)
+    return;
+  n = node_set_find(&st->implied, s->st_dev, s->st_ino, NULL);
+  if (n != NULL) {
+    free(n->value);
+    n->value = NULL;
+  }
+}
+
+/* Hands what a detached stage depends on to st->deps. */
+static int collect_deps(struct apply_state *st, struct strata_error **err) {
+  struct strata_layer_deps *d = st->deps;
+  size_t n = st->root_explicit ? 0 : 1;
+
+  for (size_t i = 0; i < st->implied.cap; i++)
+    if (st->implied.slots[i].used && st->implied.slots[i].value != NULL)
+      n++;
+  d->implied = calloc(n + 1, sizeof(*d->implied));
+  if (d->implied == NULL)
+    return strata_error_set(err, ENOMEM, "cannot read layer");
+  if (!st->root_explicit && (d->implied[d->nimplied++] = strdup("")) == NULL)
+    return strata_error_set(err, ENOMEM, "cannot read layer");
+  for (size_t i = 0; i < st->implied.cap; i++)
+    if (st->implied.slots[i].used && st->implied.slots[i].value != NULL)
+      d->implied[d->nimplied++] = steal_ptr(st->implied.slots[i].value);
+  return 0;
+}
+
+void strata_layer_deps_clear(struct strata_layer_deps *d) {
+  for (size_t i = 0; i < d->nimplied; i++)
+    free(d->implied[i]);
+  free(d->implied);
+  *d = (struct strata_layer_deps){0};
+}
+
 /* Opens the directory PARENT inside the root (O_PATH), symlinks on the way
  * resolving inside it.  With CREATE, missing directories are made like
  * implied tar parents: 0755, owned by us. */
@@ -278,7 +376,7 @@ static int open_parent(struct apply_state *st, const char *parent, const char *n
     if (fstat(fd, &s) < 0 || fchmod(fd, 0755) < 0)
       return strata_error_set(err, errno, "cannot create parent '%s' of layer entry '%s'", comp,
                               name);
-    if (mark_fresh(st, &s, name, err) < 0)
+    if (mark_fresh(st, &s, name, err) < 0 || note_implied(st, fd, &s, name, err) < 0)
       return -1;
   }
   return steal_fd(fd);
@@ -386,6 +484,7 @@ static int apply_dir(struct apply_state *st, const struct entry_ctx *e, struct s
     return strata_error_set(err, errno, "cannot stat '%s'", e->name);
   if (mark_written(st, e, err) < 0)
     return -1;
+  note_explicit(st, &s);
   if (room != ROOM_KEPT_DIR) {
     if (mark_fresh(st, &s, e->name, err) < 0)
       return -1;
@@ -477,6 +576,9 @@ static int apply_hardlink(struct apply_state *st, const struct entry_ctx *e, con
    * followed, so a link to a symlink links the symlink itself */
   tfd = strata_open_in_root(st->rootfd, tpath, O_PATH | O_NOFOLLOW, 0, &local);
   if (tfd < 0) {
+    /* in a detached stage, the target may be the parent's file */
+    if (st->deps != NULL && (local->errnum == ENOENT || local->errnum == ENOTDIR))
+      st->deps->needs_parent = true;
     if (local->errnum == ENOENT || local->errnum == ENOTDIR)
       return strata_error_set(err, 0, "hardlink target '%s' of layer entry '%s' does not exist",
                               target, e->name);
@@ -703,6 +805,7 @@ static int apply_root(struct apply_state *st, struct entry_ctx *e, struct strata
     return strata_error_wrap(err, "layer entry '%s'", e->name);
   if (apply_fd_metadata(fd, e, err) < 0)
     return -1;
+  st->root_explicit = true;
   return record_dir_time(st, fd, e, err);
 }
 
@@ -787,7 +890,8 @@ int strata_layer_apply(int rootfd, struct archive *a, enum strata_whiteout_mode 
 int strata_layer_apply_hooked(int rootfd, struct archive *a, enum strata_whiteout_mode mode,
                               struct strata_layer_stats *stats,
                               const struct strata_layer_hooks *hooks, struct strata_error **err) {
-  struct apply_state st = {.rootfd = rootfd, .mode = mode, .stats = stats};
+  struct apply_state st = {.rootfd = rootfd, .mode = mode, .stats = stats,
+                           .deps = hooks != NULL ? hooks->deps : NULL};
   struct archive_entry *entry = archive_entry_new();
   cleanup_free char *last = NULL;
   int ret = -1;
@@ -796,6 +900,10 @@ int strata_layer_apply_hooked(int rootfd, struct archive *a, enum strata_whiteou
     return strata_error_set(err, ENOMEM, "cannot read layer");
   if (mode != STRATA_WHITEOUT_IN_PLACE && mode != STRATA_WHITEOUT_OVERLAY) {
     strata_error_set(err, EINVAL, "unknown whiteout mode %d", (int)mode);
+    goto out;
+  }
+  if (st.deps != NULL && mode != STRATA_WHITEOUT_OVERLAY) {
+    strata_error_set(err, EINVAL, "a detached stage takes whiteouts in overlay form");
     goto out;
   }
   for (;;) {
@@ -849,11 +957,15 @@ int strata_layer_apply_hooked(int rootfd, struct archive *a, enum strata_whiteou
   }
   if (apply_dir_times(&st, err) < 0)
     goto out;
+  if (st.deps != NULL && collect_deps(&st, err) < 0)
+    goto out;
   ret = 0;
 out:
   archive_entry_free(entry);
   node_set_free(&st.written);
   node_set_free(&st.fresh);
+  node_set_free(&st.implied);
+  free(st.root_path);
   for (size_t i = 0; i < st.ntimes; i++)
     free(st.times[i].path);
   free(st.times);

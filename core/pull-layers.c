@@ -19,6 +19,9 @@
 #define RESUME_CHUNK (256 * 1024)
 
 enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_FAILED };
+/* a layer's writing: taken by an extraction thread, then staged (written,
+ * waiting to be published in order) or failed */
+enum extract_state { EXTRACT_QUEUED, EXTRACT_RUNNING, EXTRACT_STAGED, EXTRACT_FAILED };
 
 struct pipeline;
 
@@ -40,6 +43,11 @@ struct job {
   /* the extraction's own (its read-ahead thread reads the blob) */
   uint64_t consumed;
   bool cancelled; /* under pl->lock: the extraction gave up on the blob */
+  struct strata_layer_import li;
+  /* under pl->lock */
+  enum extract_state extract;
+  struct strata_layer_staged *staged; /* EXTRACT_STAGED: not yet published */
+  struct strata_error *extract_err;   /* EXTRACT_FAILED */
 };
 
 struct pipeline {
@@ -51,6 +59,11 @@ struct pipeline {
   size_t next;        /* the next job a download thread takes */
   bool abort;         /* something failed: every thread stops */
   struct job *failed; /* the download that failed first */
+  /* the extraction threads' */
+  bool detach;             /* the driver stages a layer before its parent is published */
+  size_t next_extract;     /* the next job an extraction thread takes */
+  size_t published;        /* jobs [0, published) are in the store */
+  struct job *failed_extract; /* the extraction that failed first, for a cause of its own */
 };
 
 struct worker {
@@ -275,17 +288,101 @@ static void job_cancel(void *arg) {
   pthread_mutex_unlock(&j->pl->lock);
 }
 
-static int extract(struct job *j, struct strata_error **err) {
-  struct strata_pull_layer *l = j->layer;
-  struct strata_layer_import li = {.chain_id = l->chain_id,
-                                   .parent_chain_id = l->parent_chain_id,
-                                   .diff_id = l->diff_id,
-                                   .blob_digest = l->desc->digest,
-                                   .blob_size = (uint64_t)l->desc->size,
-                                   .read = job_read,
-                                   .read_arg = j,
-                                   .cancel = job_cancel};
-  return strata_layer_import(j->pl->o->ctx, -1, &li, &l->size, err);
+/* The layer is written again from the blob's start (the file keeps it all
+ * until the pull ends). */
+static int job_rewind(void *arg, struct strata_error **err) {
+  struct job *j = arg;
+  (void)err;
+  pthread_mutex_lock(&j->pl->lock);
+  j->consumed = 0;
+  j->cancelled = false;
+  pthread_mutex_unlock(&j->pl->lock);
+  return 0;
+}
+
+/* An extraction thread: takes the lowest layer nobody writes yet and
+ * writes it into a stage of its own, streaming behind its download.  With
+ * a driver that can, that is a detached stage while the parent is still
+ * being written, so independent layers extract at once; otherwise it waits
+ * for the parent to be published.  The main thread publishes in order. */
+static void *extract_main(void *arg) {
+  struct pipeline *pl = arg;
+
+  pthread_mutex_lock(&pl->lock);
+  while (!pl->abort && pl->next_extract < pl->njobs) {
+    size_t k = pl->next_extract++;
+    struct job *j = &pl->jobs[k];
+    struct strata_layer_staged *staged = NULL;
+    struct strata_error *e = NULL;
+    bool detached;
+    int r;
+
+    /* job k's parent is job k - 1: what exists already is a prefix */
+    while (!pl->detach && !pl->abort && pl->published < k)
+      pthread_cond_wait(&pl->cond, &pl->lock);
+    if (pl->abort) {
+      j->extract = EXTRACT_FAILED;
+      strata_error_set(&j->extract_err, ECANCELED, "layer %s: pull stopped", j->shortid);
+      break;
+    }
+    detached = pl->published < k;
+    j->extract = EXTRACT_RUNNING;
+    pthread_mutex_unlock(&pl->lock);
+    r = strata_layer_import_begin(pl->o->ctx, -1, &j->li, detached, &staged, &e);
+    pthread_mutex_lock(&pl->lock);
+    if (r < 0) {
+      j->extract = EXTRACT_FAILED;
+      j->extract_err = e;
+      if (pl->failed_extract == NULL && !(e && e->errnum == ECANCELED))
+        pl->failed_extract = j;
+      pl->abort = true;
+    } else {
+      j->extract = EXTRACT_STAGED;
+      j->staged = staged;
+    }
+    pthread_cond_broadcast(&pl->cond);
+  }
+  pthread_cond_broadcast(&pl->cond);
+  pthread_mutex_unlock(&pl->lock);
+  return NULL;
+}
+
+/* Publishes job K once its extraction has staged it. */
+static int publish(struct pipeline *pl, size_t k, struct strata_error **err) {
+  struct job *j = &pl->jobs[k];
+  struct strata_layer_staged *staged;
+
+  pthread_mutex_lock(&pl->lock);
+  while (j->extract == EXTRACT_RUNNING || (j->extract == EXTRACT_QUEUED && !pl->abort))
+    pthread_cond_wait(&pl->cond, &pl->lock);
+  if (j->extract != EXTRACT_STAGED) {
+    if (j->extract_err != NULL)
+      *err = steal_ptr(j->extract_err);
+    else
+      strata_error_set(err, ECANCELED, "layer %s: pull stopped", j->shortid);
+    pthread_mutex_unlock(&pl->lock);
+    return -1;
+  }
+  staged = steal_ptr(j->staged);
+  pthread_mutex_unlock(&pl->lock);
+  if (strata_layer_import_finish(pl->o->ctx, staged, &j->layer->size, err) < 0)
+    return -1;
+  pthread_mutex_lock(&pl->lock);
+  pl->published = k + 1;
+  pthread_cond_broadcast(&pl->cond);
+  pthread_mutex_unlock(&pl->lock);
+  return 0;
+}
+
+/* How many layers are written at once: a few when the driver can stage a
+ * layer before its parent is published (each has a thread inflating ahead
+ * of it too), else one after the other. */
+static size_t extract_threads(const struct pipeline *pl) {
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  size_t n = cpus >= 4 ? 4 : 2;
+  if (!pl->detach)
+    n = 1;
+  return n < pl->njobs ? n : pl->njobs;
 }
 
 static int existing_size(struct strata_context *ctx, struct strata_pull_layer *l,
@@ -333,14 +430,15 @@ int strata_pull_layers(const struct strata_pull_layers_options *o, struct strata
                        size_t n, struct strata_error **err) {
   struct strata_store *store = o->ctx->store;
   struct pipeline pl = {.o = o};
-  cleanup_free struct job **by_layer = calloc(n ? n : 1, sizeof(struct job *));
   cleanup_free struct worker *workers = NULL;
+  pthread_t extractors[4];
+  size_t nextractors = 0;
   struct strata_error *xerr = NULL;
   size_t nworkers = 0, want;
   int ret = -1;
 
   pl.jobs = calloc(n ? n : 1, sizeof(struct job));
-  if (by_layer == NULL || pl.jobs == NULL) {
+  if (pl.jobs == NULL) {
     free(pl.jobs);
     return strata_error_set(err, ENOMEM, "cannot pull");
   }
@@ -367,6 +465,15 @@ int strata_pull_layers(const struct strata_pull_layers_options *o, struct strata
       j->pl = &pl;
       j->layer = &layers[i];
       j->fd = -1;
+      j->li = (struct strata_layer_import){.chain_id = layers[i].chain_id,
+                                           .parent_chain_id = layers[i].parent_chain_id,
+                                           .diff_id = layers[i].diff_id,
+                                           .blob_digest = layers[i].desc->digest,
+                                           .blob_size = (uint64_t)layers[i].desc->size,
+                                           .read = job_read,
+                                           .read_arg = j,
+                                           .cancel = job_cancel,
+                                           .rewind = job_rewind};
       memcpy(j->shortid, shortid, sizeof(shortid));
       snprintf(j->partial, sizeof(j->partial), "downloads/%s.partial",
                strata_digest_hex(layers[i].desc->digest));
@@ -376,7 +483,6 @@ int strata_pull_layers(const struct strata_pull_layers_options *o, struct strata
         if (strcmp(pl.jobs[k].layer->desc->digest, layers[i].desc->digest) == 0)
           snprintf(j->partial, sizeof(j->partial), "downloads/%s-%zu.partial",
                    strata_digest_hex(layers[i].desc->digest), i);
-      by_layer[i] = j;
       strata_progress_layer(o->progress, shortid, "Pulling fs layer", 0, 0);
     }
   }
@@ -408,20 +514,33 @@ int strata_pull_layers(const struct strata_pull_layers_options *o, struct strata
   for (size_t k = nworkers; k < pl.njobs; k++)
     strata_progress_layer(o->progress, pl.jobs[k].shortid, "Waiting", 0, 0);
 
-  /* layers are published in order, each on top of its parent */
-  for (size_t i = 0; i < n; i++) {
-    if (by_layer[i] == NULL)
-      continue;
-    if (extract(by_layer[i], &xerr) < 0) {
-      abort_all(&pl);
+  {
+    const struct strata_storage_ops *sops;
+    void *sstate;
+    if (strata_context_storage(o->ctx, &sops, &sstate, &xerr) < 0)
       goto out;
-    }
-    strata_progress_layer(o->progress, by_layer[i]->shortid, "Pull complete", 0, 0);
+    pl.detach = (sops->caps & STRATA_STORAGE_CAP_DETACHED_STAGE) != 0;
+  }
+  want = extract_threads(&pl);
+  for (; nextractors < want; nextractors++)
+    if (pthread_create(&extractors[nextractors], NULL, extract_main, &pl) != 0)
+      break;
+  if (nextractors == 0) {
+    strata_error_set(&xerr, EAGAIN, "cannot start an extraction thread");
+    goto out;
+  }
+  /* layers are published in order, each on top of its parent */
+  for (size_t k = 0; k < pl.njobs; k++) {
+    if (publish(&pl, k, &xerr) < 0)
+      goto out;
+    strata_progress_layer(o->progress, pl.jobs[k].shortid, "Pull complete", 0, 0);
   }
   ret = 0;
 out:
   if (ret < 0)
     abort_all(&pl);
+  for (size_t i = 0; i < nextractors; i++)
+    pthread_join(extractors[i], NULL);
   for (size_t i = 0; i < nworkers; i++) {
     if (workers[i].started)
       pthread_join(workers[i].thread, NULL);
@@ -434,6 +553,10 @@ out:
     if (pl.failed != NULL && pl.failed->err != NULL) {
       strata_error_free(xerr);
       xerr = steal_ptr(pl.failed->err);
+    } else if (pl.failed_extract != NULL && pl.failed_extract->extract_err != NULL) {
+      /* a later layer's bad tar, say, stopped the one published before */
+      strata_error_free(xerr);
+      xerr = steal_ptr(pl.failed_extract->extract_err);
     }
     if (err != NULL)
       *err = steal_ptr(xerr);
@@ -449,6 +572,8 @@ out:
       log_info("keeping %llu bytes of %s for the next pull to resume",
                (unsigned long long)j->written, j->layer->desc->digest);
     strata_error_free(j->err);
+    strata_error_free(j->extract_err);
+    strata_layer_import_abort(j->staged);
   }
   free(pl.jobs);
   pthread_cond_destroy(&pl.cond);

@@ -33,6 +33,10 @@ MAN=$(fx_blob "$DEB" "$(fx_manifest "$DEB" 12)")
 BIG=$(jq -r '.layers[0].digest' "$MAN") SMALL=$(jq -r '.layers[1].digest' "$MAN")
 BIGSIZE=$(jq -r '.layers[0].size' "$MAN")
 big=${BIG:7:12} small=${SMALL:7:12}
+# chain IDs: the rootfs layer's is its diff_id, the apt layer's hashes both
+CFG=$(fx_blob "$DEB" "$(jq -r '.config.digest' "$MAN")")
+CHAIN1=$(jq -r '.rootfs.diff_ids[0]' "$CFG")
+CHAIN2=sha256:$(printf '%s %s' "$CHAIN1" "$(jq -r '.rootfs.diff_ids[1]' "$CFG")" | sha256sum | cut -c1-64)
 
 stop_all() {
     bash "$FX/registry.sh" stop "$RD/plain" >/dev/null 2>&1
@@ -112,14 +116,15 @@ unset STRATA_STORAGE_DRIVER
 
 # ---------------------------------------------------------------- parallel, streamed (overlay)
 # The apt layer, started at the same time, is done long before the rootfs
-# layer; and the rootfs layer's files appear while its blob is still coming.
+# layer, and is written beside it while the rootfs layer is still being
+# written; and the rootfs layer's files appear while its blob is still coming.
 setup_store
 : > "$RD/xfer.log"
-( exec "$STRATA" --root "$ROOT" pull --progress=json "$PX/slow/debian:12" >"$TMPD/json" 2>"$TMPD/json.err" </dev/null ) &
+( exec "$STRATA" --root "$ROOT" --log-level debug pull --progress=json "$PX/slow/debian:12" >"$TMPD/json" 2>"$TMPD/json.err" </dev/null ) &
 pid=$!
 early=
 for _ in $(seq 1000); do
-    if [ -n "$(find "$ROOT/storage" -path '*/staging/*/diff/*' -type f -print -quit 2>/dev/null)" ]; then
+    if [ -n "$(find "$ROOT/storage" -path "*/staging/${CHAIN1#sha256:}/diff/*" -type f -print -quit 2>/dev/null)" ]; then
         # the blob's size once a file is seen: if it is still short of the
         # whole, the file came before the download ended (read before the
         # find, a slow find could see a file that came after it)
@@ -134,6 +139,11 @@ OUT=$(cat "$TMPD/json") ERR=$(cat "$TMPD/json.err") LAST_CMD="pull --progress=js
 check_rc "pull --progress=json $PX/slow/debian:12 (overlay)" 0
 if [ -n "$early" ]; then ok "extraction started while the blob was downloading ($early of $BIGSIZE bytes in)"
 else not_ok "extraction started while the blob was downloading"; fi
+check_match "overlay: the apt layer was written beside the rootfs layer, at the same time" \
+    "$ERR" "layer ${CHAIN2:7:12}: written beside its parent"
+if printf '%s\n' "$ERR" | grep -q "writing it again"; then
+    not_ok "overlay: the apt layer needed nothing of the rootfs layer's tree"
+else ok "overlay: the apt layer needed nothing of the rootfs layer's tree"; fi
 check_eq "--progress=json: every line is a JSON object" "" \
     "$(printf '%s\n' "$OUT" | while IFS= read -r l; do printf '%s\n' "$l" | jq -e 'type == "object"' >/dev/null 2>&1 || printf '%s\n' "$l"; done | head -3)"
 check_eq "--progress=json: Docker's events for $big" \

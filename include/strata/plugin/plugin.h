@@ -22,7 +22,7 @@ extern "C" {
 
 #define STRATA_PLUGIN_MAGIC 0x31504154415254ULL /* "STRATAP1" little-endian-ish tag */
 #define STRATA_PLUGIN_ABI_MAJOR 1
-#define STRATA_PLUGIN_ABI_MINOR 3
+#define STRATA_PLUGIN_ABI_MINOR 4
 
 #define STRATA_PLUGIN_ENTRY_SYMBOL "strata_plugin_entry"
 

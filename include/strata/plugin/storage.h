@@ -35,7 +35,28 @@ struct strata_layer_stage {
    * The core adds what it writes and records the sum as the layer's disk
    * usage. */
   uint64_t usage;
+  /* Since ABI 1.4: set by the core before layer_stage, read by the driver
+   * only when `size` covers it.  STRATA_STAGE_* */
+  uint32_t flags;
 };
+
+/* Capabilities a driver declares in strata_storage_ops.caps. */
+/* Since ABI 1.4: layer_stage takes STRATA_STAGE_DETACHED. */
+#define STRATA_STORAGE_CAP_DETACHED_STAGE (1ull << 0)
+
+/* flags of struct strata_layer_stage */
+/* Since ABI 1.4, only for a driver with STRATA_STORAGE_CAP_DETACHED_STAGE:
+ * the parent may still be staged, being written by another thread (the
+ * core publishes it before this layer).  The driver must not read it: it
+ * gives an empty directory for the layer's own entries, whiteouts in
+ * overlay form (whiteout_mode STRATA_WHITEOUT_OVERLAY), and ties the layer
+ * to its parent at layer_commit.  The core fixes up, before the commit,
+ * what depends on the parent's tree (the attributes of directories it only
+ * implies), and stages the layer again in order when it cannot.  A commit
+ * that cannot tie the layer to its parent this way (a stack too deep, say)
+ * fails with EXDEV and leaves the stage for layer_abort; the core then
+ * stages the layer again without the flag. */
+#define STRATA_STAGE_DETACHED (1u << 0)
 
 /* What diff_dirs is asked about (ABI 1.2). */
 enum strata_diff_kind {
@@ -63,7 +84,7 @@ struct strata_diff_dirs {
 
 struct strata_storage_ops {
   uint32_t version; /* STRATA_STORAGE_OPS_VERSION */
-  uint64_t caps;    /* reserved, 0 */
+  uint64_t caps;    /* STRATA_STORAGE_CAP_* (0 before ABI 1.4) */
 
   /* Can this driver work on this host with its store at ctx->data_dir?
    * Returns 0 if so; otherwise negative with *err saying why. */

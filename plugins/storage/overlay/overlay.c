@@ -841,12 +841,72 @@ static void remove_layer_link(struct driver_area *s, const char *dir) {
   free(link);
 }
 
+/* Writes DIR/lower: the chain PC of the layer's parent. */
+static int write_lower(struct driver_area *s, const char *dir, const struct chain *pc,
+                       const char *id, struct strata_error **err) {
+  char path[300], *lower = NULL;
+  int r;
+
+  snprintf(path, sizeof(path), "%s/lower", dir);
+  for (size_t i = 0; i < pc->n; i++) {
+    size_t l = lower ? strlen(lower) : 0;
+    char *n = realloc(lower, l + strlen(pc->names[i]) + 2);
+    if (n == NULL) {
+      free(lower);
+      return host->error(err, ENOMEM, "cannot stage layer %.12s", id);
+    }
+    lower = n;
+    sprintf(lower + l, "%s%s", l ? ":" : "", pc->names[i]);
+  }
+  r = write_text(s->datafd, path, lower ? lower : "", err);
+  free(lower);
+  return r;
+}
+
+/* A detached stage (DIR) goes on top of its parent, published by now.
+ * EXDEV when the stack would be deeper than one mount takes: such a layer
+ * is stored flattened, which a diff written apart cannot be. */
+static int tie_to_parent(struct driver_area *s, const char *dir, const char *id,
+                         struct strata_error **err) {
+  char path[300], *parent = NULL;
+  struct chain pc = {0};
+  int r;
+
+  snprintf(path, sizeof(path), "%s/parent", dir);
+  r = read_text(s->datafd, path, &parent, err);
+  if (r != 0)
+    return r < 0 ? -1 : 0; /* not a detached stage */
+  if (!driver_valid_id(parent)) {
+    free(parent);
+    return host->error(err, 0, "staged layer %.12s has a damaged parent", id);
+  }
+  r = layer_chain(s, parent, &pc, err);
+  free(parent);
+  if (r < 0)
+    return host->error_wrap(err, "parent of layer %.12s", id);
+  if (pc.n + 1 > max_lowers()) {
+    chain_free(&pc);
+    return host->error(err, EXDEV, "layer %.12s would stack more than overlay's %zu layers", id,
+                       max_lowers());
+  }
+  r = write_lower(s, dir, &pc, id, err);
+  chain_free(&pc);
+  if (r < 0)
+    return -1;
+  return unlinkat(s->datafd, path, 0) < 0 ? host->error(err, errno, "cannot tie layer %.12s", id)
+                                           : 0;
+}
+
 static int ovl_layer_stage(void *state, const char *id, const char *parent,
                            struct strata_layer_stage *stage, struct strata_error **err) {
   struct driver_area *s = state;
   char dir[200], diff[220], work[220], link[SHORT_LEN + 1], path[300];
   struct chain pc = {0};
   bool flat = false;
+  /* the parent may still be being written: see STRATA_STAGE_DETACHED */
+  bool detached = parent != NULL &&
+                  stage->size >= offsetof(struct strata_layer_stage, flags) + sizeof(stage->flags) &&
+                  (stage->flags & STRATA_STAGE_DETACHED);
   int diffd = -1, r;
 
   if (driver_stage_begin(s, id, parent, err) < 0)
@@ -855,7 +915,7 @@ static int ovl_layer_stage(void *state, const char *id, const char *parent,
   snprintf(diff, sizeof(diff), "%s/diff", dir);
   snprintf(work, sizeof(work), "%s/work", dir);
 
-  if (parent != NULL) {
+  if (parent != NULL && !detached) {
     if (layer_chain(s, parent, &pc, err) < 0)
       return host->error_wrap(err, "parent layer %.12s", parent);
     /* the new layer's chain would be itself plus pc */
@@ -873,23 +933,12 @@ static int ovl_layer_stage(void *state, const char *id, const char *parent,
   snprintf(path, sizeof(path), "%s/link", dir);
   if (write_text(s->datafd, path, link, err) < 0)
     goto fail;
-  if (parent != NULL && !flat) {
-    char *lower = NULL;
-    snprintf(path, sizeof(path), "%s/lower", dir);
-    for (size_t i = 0; i < pc.n; i++) {
-      size_t l = lower ? strlen(lower) : 0;
-      char *n = realloc(lower, l + strlen(pc.names[i]) + 2);
-      if (n == NULL) {
-        free(lower);
-        host->error(err, ENOMEM, "cannot stage layer %.12s", id);
-        goto fail;
-      }
-      lower = n;
-      sprintf(lower + l, "%s%s", l ? ":" : "", pc.names[i]);
-    }
-    r = write_text(s->datafd, path, lower, err);
-    free(lower);
-    if (r < 0)
+  if (parent != NULL && !flat && !detached && write_lower(s, dir, &pc, id, err) < 0)
+    goto fail;
+  if (detached) {
+    /* the parent is tied in at commit, once it is there */
+    snprintf(path, sizeof(path), "%s/parent", dir);
+    if (write_text(s->datafd, path, parent, err) < 0)
       goto fail;
   }
   diffd = openat(s->datafd, diff, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -906,6 +955,13 @@ static int ovl_layer_stage(void *state, const char *id, const char *parent,
   if (parent == NULL) {
     stage->dirfd = diffd;
     stage->whiteout_mode = STRATA_WHITEOUT_IN_PLACE; /* nothing below to hide */
+    return 0;
+  }
+  if (detached) {
+    /* the core gives the root its parent's attributes when the layer has
+     * none of its own */
+    stage->dirfd = diffd;
+    stage->whiteout_mode = STRATA_WHITEOUT_OVERLAY;
     return 0;
   }
   if (flat) {
@@ -991,6 +1047,9 @@ static int ovl_layer_commit(void *state, const char *id, struct strata_layer_sta
 
   snprintf(dir, sizeof(dir), "staging/%s", id);
   snprintf(to, sizeof(to), "layers/%s", id);
+  /* before anything else: a stage it refuses is still whole, to abort */
+  if (tie_to_parent(s, dir, id, err) < 0)
+    return -1;
   if (stage->dirfd >= 0) {
     struct statfs sfs;
     int r = 0;
@@ -1280,6 +1339,7 @@ nomem:
 
 static const struct strata_storage_ops ovl_ops = {
     .version = STRATA_STORAGE_OPS_VERSION,
+    .caps = STRATA_STORAGE_CAP_DETACHED_STAGE,
     .probe = ovl_probe,
     .recover = ovl_recover,
     .layer_stage = ovl_layer_stage,
