@@ -9,7 +9,6 @@
 #     the same layout (plus the init layer's empty mount points), so layers
 #     extracted side by side still stack in order and the top layer's
 #     whiteouts hide what the lower ones brought;
-#   - on copy, the top layer itself is umoci's tree (check_tree);
 #   - nothing is left under ROOT/tmp.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"   # (SH_LOG_COMPILER may be sh)
 . "$(dirname "$0")/lib.sh"
@@ -43,11 +42,17 @@ export STRATA_CONFIG=$TMPD/config.json
 printf '{"insecure-registries": ["%s"]}\n' "$R" > "$STRATA_CONFIG"
 IMG=$R/layered:1
 
-# the reference: umoci's unpack (listed as is for check_tree), then with what
-# strata's init layer adds where the image lacks it (Docker's "-init" layer)
-WANT=$(umoci_tree "$LAY:1")
-U=${WANT%.list}/rootfs
-[ -d "$U/etc" ] || die "umoci unpack left no $U"
+# the reference: umoci's unpack, with what strata's init layer adds where the
+# image lacks it (Docker's "-init" layer).  (Listed once: on copy, comparing
+# the top layer too with check_tree would cost two more listings of 170 MB
+# and catch nothing the container's root does not.)
+# Three stores and umoci's tree hold 170 MB each: on a tmpfs, the test is
+# about pulling, not about this disk (deleting them from ext4 alone took
+# 20-40 s on a busy machine).
+MEM=$TMPD/mem
+mkdir -p "$MEM" && mount -t tmpfs -o size=2G,mode=0700 tmpfs "$MEM" || die "cannot mount a tmpfs on $MEM"
+umoci unpack --image "$LAY:1" "$MEM/umoci" >/dev/null 2>&1 || die "umoci unpack $LAY:1 failed"
+U=$MEM/umoci/rootfs
 [ ! -e "$U/etc/issue.net" ] && [ ! -e "$U/usr/share/doc/gzip" ] && [ -f "$U/usr/share/doc/sed/copyright" ] ||
     die "umoci's unpack of layered:1 does not show the top layer's whiteouts"
 for d in proc sys dev; do [ -e "$U/$d" ] || install -d -m 0755 -o 0 -g 0 "$U/$d"; done
@@ -56,7 +61,7 @@ tree_list "$U" > "$TMPD/want-container"
 
 btrfs_store "$TMPD" 1G
 for D in $DRIVERS; do
-    if [ "$D" = btrfs ]; then ROOT=$BTRFS_MNT/root; else setup_store; fi
+    if [ "$D" = btrfs ]; then ROOT=$BTRFS_MNT/root; else ROOT=$MEM/root-$D; fi
     export STRATA_STORAGE_DRIVER=$D
     sx pull -q "$IMG"
     check_rc "$D: pull layered:1 ($NLAYERS layers) from $R" 0 || continue
@@ -77,9 +82,9 @@ for D in $DRIVERS; do
             "layered:1, a strata test fixture: the debian:12 root file system in six layers" "$(cat "$OUT/etc/motd")"
         sx umount c0
     fi
-    [ "$D" = copy ] && check_tree "copy: the top layer is umoci's unpack of layered:1" "$IMG" "$LAY:1"
     store_has_no_temp "$D"
     # (no rmi: storage-drivers.sh covers it, and the stores go at exit)
 done
 [ -n "$BTRFS_MNT" ] && umount -l "$BTRFS_MNT"
+umount -l "$MEM"
 finish
