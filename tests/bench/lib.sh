@@ -5,13 +5,14 @@
 #
 # Environment: STRATA (default: the build's .libs/strata with its library
 # path, so the libtool wrapper's own start-up is not measured), FIXTURES
-# (default ${TMPDIR:-/tmp}/strata-fixtures), RUNS (default 5), BENCH_DIR
+# (default $STRATA_FIXTURES as for make check, else
+# ${TMPDIR:-/tmp}/strata-fixtures), RUNS (default 5), BENCH_DIR
 # (where W goes; default ${TMPDIR:-/tmp}).
 
 set -u
 srcdir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 RUNS=${RUNS:-5}
-FIXTURES=${FIXTURES:-${TMPDIR:-/tmp}/strata-fixtures}
+FIXTURES=${FIXTURES:-${STRATA_FIXTURES:-${TMPDIR:-/tmp}/strata-fixtures}}
 BENCH=$(basename "$0" .sh)
 export STRATA_CONFIG=/dev/null
 

@@ -3,31 +3,41 @@
 # part of make check).
 #
 # A plain-HTTP registry (Debian's docker-registry, tests/fixtures/registry.sh)
-# on 127.0.0.1 serves busybox:1 and debian:12 (the fixtures, pushed by
-# skopeo as Docker schema2).  For each driver pair - strata overlay / podman
-# overlay, strata btrfs / podman btrfs (a btrfs file system on a loopback
-# file), strata copy / podman vfs - and each image, RUNS cold pulls (a new
-# store each time; strata and podman take turns, so both meet the same state
-# of the file system) are timed; the medians, the strata/podman ratio and
+# on 127.0.0.1 serves busybox:1, debian:12 and layered:1 (the fixtures,
+# pushed by skopeo as Docker schema2; layered:1 is debian:12's rootfs in five
+# layers of 18-48 MB plus a whiteout layer, tests/fixtures/mklayered.sh,
+# where extracting layers in parallel can show).  For each driver pair -
+# strata overlay / podman overlay, strata btrfs / podman btrfs (a btrfs file
+# system on a loopback file), strata copy / podman vfs - and each image,
+# RUNS cold pulls (a new store each time; strata and podman take turns, so
+# both meet the same state of the file system) are timed; the medians, the strata/podman ratio and
 # strata's peak RSS (the largest of the runs, /usr/bin/time) are printed.
 # The issue's target: strata <= 0.5x podman on each driver, RSS < 64 MB.
 #
 #   sudo bash tests/bench/pull.sh           (after a build; podman: apt-get install podman)
 #
 # Environment: see tests/bench/lib.sh (STRATA, FIXTURES, RUNS, BENCH_DIR);
-# IMAGES (default "busybox:1 debian:12"), DRIVERS (default "overlay btrfs copy").
+# IMAGES (default "busybox:1 debian:12 layered:1"), DRIVERS (default "overlay
+# btrfs copy").
 . "$(dirname "$0")/lib.sh"
-IMAGES=${IMAGES:-busybox:1 debian:12}
+IMAGES=${IMAGES:-busybox:1 debian:12 layered:1}
 DRIVERS=${DRIVERS:-overlay btrfs copy}
 
 for t in docker-registry skopeo; do
     command -v "$t" >/dev/null || { echo "pull.sh: $t is needed (bash tests/install-deps.sh)" >&2; exit 1; }
 done
 [ -x /usr/bin/time ] || { echo "pull.sh: /usr/bin/time is needed (apt-get install time)" >&2; exit 1; }
-if [ ! -f "$FIXTURES/debian/index.json" ]; then
-    echo "building debian:12 in $FIXTURES ..."
-    bash "$srcdir/tests/fixtures/mkdebian.sh" "$FIXTURES" >/dev/null || exit 1
-fi
+case " $IMAGES " in *" debian:"*)
+    if [ ! -f "$FIXTURES/debian/index.json" ]; then
+        echo "building debian:12 in $FIXTURES ..."
+        bash "$srcdir/tests/fixtures/mkdebian.sh" "$FIXTURES" >/dev/null || exit 1
+    fi ;;
+esac
+# (mklayered.sh returns at once when its layout is there and up to date)
+case " $IMAGES " in *" layered:"*)
+    [ -f "$FIXTURES/layered/index.json" ] || echo "building layered:1 in $FIXTURES ..."
+    bash "$srcdir/tests/fixtures/mklayered.sh" "$FIXTURES" >/dev/null || exit 1 ;;
+esac
 btrfs_mount 8G
 ext4_mount 16G
 podman_setup

@@ -95,6 +95,19 @@ need_debian() {
     ) 9>>"$FIXTURES/.lock" || die "could not build debian:12 with $mk (needs debootstrap, umoci and the Debian mirror)"
 }
 
+# Builds layered:1 once into $FIXTURES/layered: debian:12's rootfs in six
+# layers (about 10 s from the rootfs need_debian caches; mklayered.sh runs
+# mkdebian.sh first when that is missing).
+need_layered() {
+    local mk="$srcdir/tests/fixtures/mklayered.sh"
+    mkdir -p "$FIXTURES" || die "cannot create $FIXTURES"
+    (
+        flock -w 900 9 || exit 1
+        bash "$mk" "$FIXTURES" > "$FIXTURES/mklayered.log" 2>&1 ||
+            { sed 's/^/# mklayered: /' "$FIXTURES/mklayered.log"; exit 1; }
+    ) 9>>"$FIXTURES/.lock" || die "could not build layered:1 with $mk (needs debootstrap, umoci and the Debian mirror)"
+}
+
 # A fresh, empty store in ROOT (a new one each call; all go at exit).
 setup_store() {
     if [ -z "$TMPD" ]; then
