@@ -317,9 +317,12 @@ static int fill(struct strata_layer_staged *s, bool detached, struct strata_erro
                    li->blob_digest, diff_id, &s->stats, &s->split, &s->split_len,
                    detached ? &s->deps : NULL, &local) < 0) {
     drop_stage(s);
-    if (detached && s->deps.needs_parent) {
-      log_debug("layer %.12s needs its parent's files (%s): it is written again on its parent",
-                s->hex, local->msg);
+    /* The parent's tree may have been what was missing, even where the
+     * engine cannot tell (deps.needs_parent): the layer is written again
+     * on it, and fails there if it is bad (a bad stream fails again). */
+    if (detached && local->errnum != ECANCELED) {
+      log_debug("layer %.12s%s failed beside its parent (%s): it is written again on it", s->hex,
+                s->deps.needs_parent ? ", which needs its parent's tree," : "", local->msg);
       s->redo = true;
       return 0;
     }

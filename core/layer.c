@@ -361,15 +361,23 @@ static int open_parent(struct apply_state *st, const char *parent, const char *n
   rest = strdup(parent + strlen(prefix) + (*prefix ? 1 : 0));
   if (rest == NULL)
     return strata_error_set(err, ENOMEM, "layer entry '%s'", name);
-  if (strata_mkdir_p_at(fd, rest, 0755, err) < 0)
+  if (strata_mkdir_p_at(fd, rest, 0755, err) < 0) {
+    if (st->deps != NULL) /* (see below) */
+      st->deps->needs_parent = true;
     return strata_error_wrap(err, "cannot create parents of layer entry '%s'", name);
+  }
   for (char *comp = strtok_r(rest, "/", &save); comp != NULL; comp = strtok_r(NULL, "/", &save)) {
     int next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     struct stat s;
 
-    if (next < 0)
+    if (next < 0) {
+      /* in a detached stage, a symlink of the layer's own may lead to a
+       * directory only the parent has */
+      if (st->deps != NULL)
+        st->deps->needs_parent = true;
       return strata_error_set(err, errno, "cannot create parent '%s' of layer entry '%s'", comp,
                               name);
+    }
     close(fd);
     fd = next;
     /* mkdir's mode went through the umask */
@@ -719,6 +727,13 @@ static int prune_lower(struct apply_state *st, int dfd, const char *name,
   return 0;
 }
 
+/* Is directory FD the root (reached by a symlink to "/", say)? */
+static bool is_root(const struct apply_state *st, int fd) {
+  struct stat a, b;
+  return fstat(fd, &a) == 0 && fstat(st->rootfd, &b) == 0 && a.st_dev == b.st_dev &&
+         a.st_ino == b.st_ino;
+}
+
 static int apply_opaque(struct apply_state *st, const struct entry_ctx *e, const char *parent,
                         struct strata_error **err) {
   cleanup_close int pfd = -1, dfd = -1;
@@ -729,6 +744,12 @@ static int apply_opaque(struct apply_state *st, const struct entry_ctx *e, const
   dfd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0)
     return strata_error_set(err, errno, "cannot open the directory of '%s'", e->name);
+  /* overlay merges the roots of its layers whatever their xattrs: an
+   * opaque root takes a whiteout for each of the parent's entries */
+  if (st->deps != NULL && is_root(st, dfd)) {
+    st->deps->needs_parent = true;
+    return strata_error_set(err, 0, "layer entry '%s' hides the whole parent tree", e->name);
+  }
   if (st->mode == STRATA_WHITEOUT_OVERLAY)
     return set_overlay_opaque(dfd, e->name, err);
   return prune_lower(st, dfd, *parent ? parent : "/", err);

@@ -325,7 +325,10 @@ static void *extract_main(void *arg) {
       strata_error_set(&j->extract_err, ECANCELED, "layer %s: pull stopped", j->shortid);
       break;
     }
-    detached = pl->published < k;
+    /* always so for a layer on one of this pull's (not only when the
+     * parent is still being written): a pull does the same whatever the
+     * timing, and costs the same */
+    detached = k > 0;
     j->extract = EXTRACT_RUNNING;
     pthread_mutex_unlock(&pl->lock);
     r = strata_layer_import_begin(pl->o->ctx, -1, &j->li, detached, &staged, &e);

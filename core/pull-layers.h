@@ -6,11 +6,14 @@
  * ROOT/downloads/HEX.partial and into the blob's running sha256; the layer
  * engine reads the same file behind the download, a few hundred kilobytes
  * at a time, so extraction starts with the first bytes and memory stays
- * flat whatever the layer's size.  The file is the buffer between the two:
- * a download runs ahead of an extraction that waits for its parent layer
- * (layers are published in order: a child's chain ID and, on btrfs and
- * overlay, its staged tree build on the parent's), and a pull killed with
- * SIGKILL leaves what it had for the next one to resume with a Range
+ * flat whatever the layer's size.  A few extraction threads each write a
+ * layer into a stage of its own; with a driver that can stage a layer
+ * before its parent is published (overlay), independent layers are written
+ * at once, otherwise one after the other.  The main thread publishes them
+ * in order (a child's chain ID, and its tree, build on its parent's).  The
+ * file is the buffer between download and extraction: a download runs
+ * ahead of an extraction that waits, and a pull killed with SIGKILL leaves
+ * what it had for the next one to resume with a Range
  * request.  The extraction only sees the end of a blob once its size and
  * digest are checked, and a layer is published only after its diff_id
  * matched; layers already in the store are not fetched. */

@@ -201,6 +201,11 @@ def cases(V):
     case("lib-usr-lib", [F("lib/libnew.so", "so")], "ok",
          {"first": [("file", "lib/libnew.so", "so")],
           "top": [("link", "lib", "usr/lib"), ("file", "usr/lib/libnew.so", "so")]})
+    # a symlink of the layer's own through to a directory only the lower
+    # layer has (dangling when the layer is written apart from it)
+    case("own-symlink-to-lower-dir", [S("ul", "usr/lib"), F("ul/viaown.so", "v")],
+         {"first": "fail", "top": "ok"},
+         {"top": [("link", "ul", "usr/lib"), ("file", "usr/lib/viaown.so", "v")]})
     case("var-run-abs", [F("var/run/x.pid", "1")], "ok",
          {"first": [("file", "var/run/x.pid", "1")],
           "top": [("link", "var/run", "/run"), ("file", "run/x.pid", "1")]})

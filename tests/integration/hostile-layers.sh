@@ -5,7 +5,10 @@
 # changes, devices, setuid, size claims, long names, broken archives, ...)
 # pulled with `strata pull oci:DIR:TAG` on every storage driver, both as the
 # first layer and on top of a benign lower layer (whose symlinks lead out of
-# the root).  Each pull either fails with one clear line, leaving no image,
+# the root).  On overlay, the cases on top run a second time with the lower
+# layer pulled in the same pull: the hostile layer is then written beside it
+# (a detached stage, settled on it or written again once it is published),
+# and must end exactly as when written on it.  Each pull either fails with one clear line, leaving no image,
 # layer or temporary data, or yields the safe tree (checked, and compared
 # across the drivers).  Nothing outside the store may change: a victim
 # directory beside the store (known contents, owners, times, even atimes:
@@ -53,9 +56,9 @@ echo "# $ncases cases"
 btrfs_store "$W" 1G
 
 # every name the test makes in W from now on exists before the first snapshot
-mkdir -p "$W/checks" "$W/bomb-layout" "$W/bomb-overlay" "$W/bomb-copy" "$W/bomb-btrfs" "$W/store-overlay" "$W/store-copy"
+mkdir -p "$W/checks" "$W/bomb-layout" "$W/bomb-overlay" "$W/bomb-copy" "$W/bomb-btrfs" "$W/store-overlay" "$W/store-copy" "$W/store-overlay-detached"
 : > "$W/bomb-btrfs.img"
-snapshot() { $PY snap "$W" layout bomb-layout btrfs btrfs.img store-overlay store-copy bomb-overlay bomb-copy bomb-btrfs bomb-btrfs.img checks; }
+snapshot() { $PY snap "$W" layout bomb-layout btrfs btrfs.img store-overlay store-copy store-overlay-detached bomb-overlay bomb-copy bomb-btrfs bomb-btrfs.img checks; }
 snapshot > "$TMPD/before" || die "cannot snapshot $W"
 # snapshot's own reads leave no trace
 snapshot > "$TMPD/before2"
@@ -71,7 +74,7 @@ tree_of() { # TAG MOUNTPOINT
     [ -n "$img" ] || img=$(st images --no-trunc -q "localhost/layout:$1" | head -1)
     top=$(jq -r '.layers[-1]' "$ROOT/images/${img#sha256:}.json") || return 1
     top=${top#sha256:}
-    if [ "$D" != overlay ]; then TREE=$DATA/layers/$top; return 0; fi
+    if [ "$DRV" != overlay ]; then TREE=$DATA/layers/$top; return 0; fi
     l=$DATA/layers/$top
     if [ ! -f "$l/lower" ]; then TREE=$l/diff; return 0; fi
     lower=$l/diff
@@ -83,8 +86,10 @@ tree_of() { # TAG MOUNTPOINT
 # ---------------------------------------------------------------- per driver
 # The drivers run side by side (each its own store, its own output files);
 # their results are replayed in order afterwards.
+# D overlay-detached: overlay, each case on top pulled with its lower layer
+# into a store of its own
 run_driver() {
-    D=$1
+    D=$1 DRV=${1%-detached}
     sx() { # (lib.sh's, with files of this driver's own)
         LAST_CMD="--root \$ROOT $*"
         st "$@" >"$TMPD/out-$D" 2>"$TMPD/err-$D"
@@ -94,16 +99,22 @@ run_driver() {
         return 0
     }
     if [ "$D" = btrfs ]; then ROOT=$BTRFS_MNT/store; else ROOT=$W/store-$D/root; fi
-    DATA=$ROOT/storage/$D
-    S=(--storage-driver "$D")
+    DATA=$ROOT/storage/$DRV
+    S=(--storage-driver "$DRV")
     : > "$TMPD/list-$D"
-    sx "${S[@]}" pull "oci:$L:base"
-    check_rc "$D: pull the benign lower layer" 0 || return
+    if [ "$D" = "$DRV" ]; then
+        sx "${S[@]}" pull "oci:$L:base"
+        check_rc "$D: pull the benign lower layer" 0 || return
+    fi
     t0=$(date +%s%N)
     bad=0 n=0
     shopt -s nullglob dotglob
     while IFS=$'\t' read -r c e_first e_top needle; do
         for pos in first top; do
+            if [ "$D" != "$DRV" ]; then
+                [ "$pos" = top ] || continue
+                ROOT=$W/store-$D/$c/root DATA=$W/store-$D/$c/root/storage/$DRV
+            fi
             n=$((n + 1))
             if [ "$pos" = first ]; then expect=$e_first; else expect=$e_top; fi
             # (globs, not ls: a fork per check costs seconds on a busy host)
@@ -138,6 +149,7 @@ run_driver() {
         done
     done < "$TMPD/cases.tsv"
     shopt -u nullglob dotglob
+    [ "$D" = "$DRV" ] || ROOT=$W/store-$D # every case's store, for what follows
     t1=$(date +%s%N)
     [ "$bad" = 0 ] && ok "$D: $n pulls of hostile layers failed cleanly or succeeded as expected"
     echo "# $D: $n pulls in $(( (t1 - t0) / 1000000 )) ms"
@@ -151,11 +163,12 @@ run_driver() {
         "" "$(diff "$TMPD/before" "$TMPD/after-$D" | head -20)"
     check_eq "$D: nothing left mounted" "" "$(mounts_under "$ROOT")"
 }
-for D in $DRIVERS; do
+ALL="$DRIVERS overlay-detached"
+for D in $ALL; do
     run_driver "$D" > "$TMPD/results-$D" 2>&1 &
 done
 wait
-for D in $DRIVERS; do
+for D in $ALL; do
     while IFS= read -r line; do
         case $line in
             "ok - "*) ok "${line#ok - }" ;;
@@ -166,7 +179,7 @@ for D in $DRIVERS; do
 done
 
 # ---------------------------------------------------------------- the drivers agree
-for D in $DRIVERS; do
+for D in $ALL; do
     [ "$D" = copy ] && continue
     bad=
     while read -r c pos _ out; do

@@ -9,6 +9,7 @@
 #include <locale.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -213,6 +214,32 @@ static void tar_apply_fails(struct tar *t, enum strata_whiteout_mode mode, const
   strata_error_free(err);
 }
 
+
+/* Applies T (and frees it) as a detached stage would be written. */
+static int tar_apply_detached(struct tar *t, struct strata_layer_deps *deps,
+                              struct strata_error **err) {
+  struct strata_layer_stats stats = {0};
+  struct strata_layer_hooks hooks = {.deps = deps};
+  struct archive *a = archive_read_new();
+  int rc;
+
+  tar_finish(t);
+  assert_non_null(a);
+  assert_int_equal(archive_read_support_format_tar(a), ARCHIVE_OK);
+  assert_int_equal(archive_read_open_memory(a, t->buf, t->used), ARCHIVE_OK);
+  rc = strata_layer_apply_hooked(rootfd, a, STRATA_WHITEOUT_OVERLAY, &stats, &hooks, err);
+  archive_read_free(a);
+  tar_free(t);
+  return rc;
+}
+
+static bool deps_has(const struct strata_layer_deps *d, const char *path) {
+  for (size_t i = 0; i < d->nimplied; i++)
+    if (strcmp(d->implied[i], path) == 0)
+      return true;
+  return false;
+}
+
 /* ------------------------------------------------------------------ assertions */
 
 static char *read_at(int dirfd, const char *path) {
@@ -371,6 +398,96 @@ static void test_layer__hardlink_to_lower_layer(void **state) {
   LINK_(t, "lib/libc.so.6", "lib/libc.so");
   tar_apply_ok(t);
   assert_int_equal(lstat_root("lib/libc.so").st_ino, lstat_root("lib/libc.so.6").st_ino);
+}
+
+/* ------------------------------------------------------------------ detached stages */
+
+/* A layer written apart from its parent says which directories it only
+ * implied (the root among them), and only those. */
+static void test_layer__detached_records_implied_dirs(void **state) {
+  struct strata_layer_deps deps = {0};
+  struct strata_error *err = NULL;
+  struct tar *t = tar_new();
+
+  (void)state;
+  FILE_(t, "usr/lib/x/libfoo.so", "elf");
+  DIR_(t, "opt");
+  FILE_(t, "opt/tool", "t");
+  FILE_(t, "etc/late/f", "f");
+  ADD(t, .name = "etc", .type = AE_IFDIR, .perm = 0750);
+  SYMLINK_(t, "s", "srv/real");
+  DIR_(t, "srv/real");
+  FILE_(t, "s/inside", "through a symlink of the layer's own");
+  FILE_(t, "var/.wh.gone", "");
+  assert_int_equal(tar_apply_detached(t, &deps, &err), 0);
+  assert_null(err);
+  assert_false(deps.needs_parent);
+  assert_true(deps_has(&deps, ""));
+  assert_true(deps_has(&deps, "usr"));
+  assert_true(deps_has(&deps, "usr/lib"));
+  assert_true(deps_has(&deps, "usr/lib/x"));
+  assert_true(deps_has(&deps, "etc/late"));
+  assert_true(deps_has(&deps, "srv"));
+  assert_false(deps_has(&deps, "srv/real"));
+  assert_true(deps_has(&deps, "var"));
+  /* entries of their own: the layer's attributes */
+  assert_false(deps_has(&deps, "opt"));
+  assert_false(deps_has(&deps, "etc"));
+  assert_int_equal(deps.nimplied, 7);
+  /* whiteouts in overlay form */
+  assert_type("var/gone", S_IFCHR);
+  strata_layer_deps_clear(&deps);
+}
+
+static void test_layer__detached_root_entry_is_the_layers(void **state) {
+  struct strata_layer_deps deps = {0};
+  struct strata_error *err = NULL;
+  struct tar *t = tar_new();
+
+  (void)state;
+  ADD(t, .name = "./", .type = AE_IFDIR, .perm = 0700);
+  FILE_(t, "a/b", "b");
+  assert_int_equal(tar_apply_detached(t, &deps, &err), 0);
+  assert_false(deps_has(&deps, ""));
+  assert_true(deps_has(&deps, "a"));
+  assert_int_equal(deps.nimplied, 1);
+  strata_layer_deps_clear(&deps);
+}
+
+/* what a detached stage cannot hold: the layer must be written on its parent */
+static void test_layer__detached_needs_parent(void **state) {
+  struct strata_layer_deps deps = {0};
+  struct strata_error *err = NULL;
+  struct tar *t = tar_new();
+
+  (void)state;
+  FILE_(t, "mine", "m");
+  LINK_(t, "lnk", "bin/sh"); /* the parent's file */
+  assert_int_equal(tar_apply_detached(t, &deps, &err), -1);
+  assert_true(deps.needs_parent);
+  strata_error_free(err);
+  err = NULL;
+  strata_layer_deps_clear(&deps);
+
+  /* a symlink of its own to a directory only the parent has */
+  t = tar_new();
+  SYMLINK_(t, "lib", "usr/lib");
+  FILE_(t, "lib/libnew.so", "so");
+  assert_int_equal(tar_apply_detached(t, &deps, &err), -1);
+  assert_true(deps.needs_parent);
+  strata_error_free(err);
+  err = NULL;
+  strata_layer_deps_clear(&deps);
+
+  t = tar_new();
+  FILE_(t, "own", "o");
+  LINK_(t, "own2", "own");      /* its own file: fine */
+  FILE_(t, ".wh..wh..opq", ""); /* an opaque root: overlay ignores the xattr there */
+  assert_int_equal(tar_apply_detached(t, &deps, &err), -1);
+  assert_true(deps.needs_parent);
+  assert_int_equal(lstat_root("own").st_ino, lstat_root("own2").st_ino);
+  strata_error_free(err);
+  strata_layer_deps_clear(&deps);
 }
 
 static void test_layer__hardlink_to_itself(void **state) {
@@ -1358,6 +1475,9 @@ int main(void) {
       T(basic_hardlink),
       T(hardlink_to_lower_layer),
       T(hardlink_to_itself),
+      T(detached_records_implied_dirs),
+      T(detached_root_entry_is_the_layers),
+      T(detached_needs_parent),
       T(setuid_after_chown),
       T(ownership),
       T(file_times),
