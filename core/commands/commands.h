@@ -63,6 +63,10 @@ int cli_failf(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3
  * stopped (and, with RESTART, started again detached). */
 int cli_stop_containers(struct strata_context *ctx, const char *cmd, const char *help_text,
                         bool restart, int argc, char **argv);
+/* mount and umount (mount.c): each container's root file system mounted
+ * and its path printed, or (UNMOUNT) unmounted and its ID printed. */
+int cli_mount_containers(struct strata_context *ctx, const char *cmd, const char *help_text,
+                         bool unmount, int argc, char **argv);
 /* For a command whose only option is --help: parses ARGV and wants at
  * least (EXACT: exactly) MIN arguments.  Returns -1 to go on with the
  * arguments from optind, or the code to exit with. */

@@ -13,13 +13,14 @@ static const char help[] =
     "its path, as podman does.  It stays mounted until 'strata umount' or the end of the\n"
     "container's next run.\n";
 
-int cmd_mount(struct strata_context *ctx, int argc, char **argv) {
+int cli_mount_containers(struct strata_context *ctx, const char *cmd, const char *help_text,
+                         bool unmount, int argc, char **argv) {
   const struct strata_storage_ops *ops;
   void *state;
   struct strata_error *err = NULL;
   int c, rc = 0;
 
-  if ((c = cli_args_only("mount", help, argc, argv, 1, false)) >= 0)
+  if ((c = cli_args_only(cmd, help_text, argc, argv, 1, false)) >= 0)
     return c;
   if (strata_context_store(ctx, true, &err) < 0 ||
       strata_context_storage(ctx, &ops, &state, &err) < 0)
@@ -33,12 +34,18 @@ int cmd_mount(struct strata_context *ctx, int argc, char **argv) {
       err = NULL;
       continue;
     }
-    if (ops->container_mount(state, id, &path, &err) < 0) {
+    if ((unmount ? ops->container_unmount(state, id, &err)
+                 : ops->container_mount(state, id, &path, &err)) < 0) {
       rc = cli_fail(err, 1);
       err = NULL;
       continue;
     }
-    printf("%s\n", path);
+    /* podman prints the path a mount is at, and the ID it unmounted */
+    printf("%s\n", unmount ? id : path);
   }
   return rc;
+}
+
+int cmd_mount(struct strata_context *ctx, int argc, char **argv) {
+  return cli_mount_containers(ctx, "mount", help, false, argc, argv);
 }

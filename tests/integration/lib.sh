@@ -83,30 +83,26 @@ need_fixtures() {
     ) 9>>"$FIXTURES/.lock" || die "could not build the fixtures with $mk (needs umoci, skopeo, busybox-static, GNU tar, jq)"
 }
 
-# Builds the debian:12 layout once into $FIXTURES/debian (debootstrap from
-# the Debian mirror: about a minute the first time, then cached).
-need_debian() {
-    local mk="$srcdir/tests/fixtures/mkdebian.sh"
+# build_fixture NAME WHAT: runs tests/fixtures/mkNAME.sh into $FIXTURES
+# (one test at a time: the scripts cache what they built)
+build_fixture() {
+    local mk="$srcdir/tests/fixtures/mk$1.sh"
     mkdir -p "$FIXTURES" || die "cannot create $FIXTURES"
     (
         flock -w 900 9 || exit 1
-        bash "$mk" "$FIXTURES" > "$FIXTURES/mkdebian.log" 2>&1 ||
-            { sed 's/^/# mkdebian: /' "$FIXTURES/mkdebian.log"; exit 1; }
-    ) 9>>"$FIXTURES/.lock" || die "could not build debian:12 with $mk (needs debootstrap, umoci and the Debian mirror)"
+        bash "$mk" "$FIXTURES" > "$FIXTURES/mk$1.log" 2>&1 ||
+            { sed "s/^/# mk$1: /" "$FIXTURES/mk$1.log"; exit 1; }
+    ) 9>>"$FIXTURES/.lock" || die "could not build $2 with $mk (needs debootstrap, umoci and the Debian mirror)"
 }
+
+# Builds the debian:12 layout once into $FIXTURES/debian (debootstrap from
+# the Debian mirror: about a minute the first time, then cached).
+need_debian() { build_fixture debian debian:12; }
 
 # Builds layered:1 once into $FIXTURES/layered: debian:12's rootfs in six
 # layers (about 10 s from the rootfs need_debian caches; mklayered.sh runs
 # mkdebian.sh first when that is missing).
-need_layered() {
-    local mk="$srcdir/tests/fixtures/mklayered.sh"
-    mkdir -p "$FIXTURES" || die "cannot create $FIXTURES"
-    (
-        flock -w 900 9 || exit 1
-        bash "$mk" "$FIXTURES" > "$FIXTURES/mklayered.log" 2>&1 ||
-            { sed 's/^/# mklayered: /' "$FIXTURES/mklayered.log"; exit 1; }
-    ) 9>>"$FIXTURES/.lock" || die "could not build layered:1 with $mk (needs debootstrap, umoci and the Debian mirror)"
-}
+need_layered() { build_fixture layered layered:1; }
 
 # A fresh, empty store in ROOT (a new one each call; all go at exit).
 setup_store() {

@@ -454,40 +454,39 @@ static void test_layer__detached_root_entry_is_the_layers(void **state) {
   strata_layer_deps_clear(&deps);
 }
 
-/* what a detached stage cannot hold: the layer must be written on its parent */
-static void test_layer__detached_needs_parent(void **state) {
+/* Applies T (and frees it) detached, and expects it to need its parent. */
+static void tar_apply_needs_parent(struct tar *t) {
   struct strata_layer_deps deps = {0};
   struct strata_error *err = NULL;
+
+  assert_int_equal(tar_apply_detached(t, &deps, &err), -1);
+  assert_non_null(err);
+  assert_true(deps.needs_parent);
+  strata_error_free(err);
+  strata_layer_deps_clear(&deps);
+}
+
+/* what a detached stage cannot hold: the layer must be written on its parent */
+static void test_layer__detached_needs_parent(void **state) {
   struct tar *t = tar_new();
 
   (void)state;
   FILE_(t, "mine", "m");
   LINK_(t, "lnk", "bin/sh"); /* the parent's file */
-  assert_int_equal(tar_apply_detached(t, &deps, &err), -1);
-  assert_true(deps.needs_parent);
-  strata_error_free(err);
-  err = NULL;
-  strata_layer_deps_clear(&deps);
+  tar_apply_needs_parent(t);
 
   /* a symlink of its own to a directory only the parent has */
   t = tar_new();
   SYMLINK_(t, "lib", "usr/lib");
   FILE_(t, "lib/libnew.so", "so");
-  assert_int_equal(tar_apply_detached(t, &deps, &err), -1);
-  assert_true(deps.needs_parent);
-  strata_error_free(err);
-  err = NULL;
-  strata_layer_deps_clear(&deps);
+  tar_apply_needs_parent(t);
 
   t = tar_new();
   FILE_(t, "own", "o");
   LINK_(t, "own2", "own");      /* its own file: fine */
   FILE_(t, ".wh..wh..opq", ""); /* an opaque root: overlay ignores the xattr there */
-  assert_int_equal(tar_apply_detached(t, &deps, &err), -1);
-  assert_true(deps.needs_parent);
+  tar_apply_needs_parent(t);
   assert_int_equal(lstat_root("own").st_ino, lstat_root("own2").st_ino);
-  strata_error_free(err);
-  strata_layer_deps_clear(&deps);
 }
 
 static void test_layer__hardlink_to_itself(void **state) {
