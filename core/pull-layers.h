@@ -8,7 +8,7 @@
  * at a time, so extraction starts with the first bytes and memory stays
  * flat whatever the layer's size.  A few extraction threads each write a
  * layer into a stage of its own; with a driver that can stage a layer
- * before its parent is published (overlay), independent layers are written
+ * before its parent is published (overlay, copy), independent layers are written
  * at once, otherwise one after the other.  The main thread publishes them
  * in order (a child's chain ID, and its tree, build on its parent's).  The
  * file is the buffer between download and extraction: a download runs

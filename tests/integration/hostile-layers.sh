@@ -5,10 +5,10 @@
 # changes, devices, setuid, size claims, long names, broken archives, ...)
 # pulled with `strata pull oci:DIR:TAG` on every storage driver, both as the
 # first layer and on top of a benign lower layer (whose symlinks lead out of
-# the root).  On overlay, the cases on top run a second time with the lower
-# layer pulled in the same pull: the hostile layer is then written beside it
-# (a detached stage, settled on it or written again once it is published),
-# and must end exactly as when written on it.  Each pull either fails with one clear line, leaving no image,
+# the root).  On overlay and copy, the cases on top run a second time with
+# the lower layer pulled in the same pull: the hostile layer is then written
+# beside it (a detached stage, settled on it or written again once it is
+# published), and must end exactly as when written on it.  Each pull either fails with one clear line, leaving no image,
 # layer or temporary data, or yields the safe tree (checked, and compared
 # across the drivers).  Nothing outside the store may change: a victim
 # directory beside the store (known contents, owners, times, even atimes:
@@ -56,9 +56,9 @@ echo "# $ncases cases"
 btrfs_store "$W" 1G
 
 # every name the test makes in W from now on exists before the first snapshot
-mkdir -p "$W/checks" "$W/bomb-layout" "$W/bomb-overlay" "$W/bomb-copy" "$W/bomb-btrfs" "$W/store-overlay" "$W/store-copy" "$W/store-overlay-detached"
+mkdir -p "$W/checks" "$W/bomb-layout" "$W/bomb-overlay" "$W/bomb-copy" "$W/bomb-btrfs" "$W/store-overlay" "$W/store-copy" "$W/store-overlay-detached" "$W/store-copy-detached"
 : > "$W/bomb-btrfs.img"
-snapshot() { $PY snap "$W" layout bomb-layout btrfs btrfs.img store-overlay store-copy store-overlay-detached bomb-overlay bomb-copy bomb-btrfs bomb-btrfs.img checks; }
+snapshot() { $PY snap "$W" layout bomb-layout btrfs btrfs.img store-overlay store-copy store-overlay-detached store-copy-detached bomb-overlay bomb-copy bomb-btrfs bomb-btrfs.img checks; }
 snapshot > "$TMPD/before" || die "cannot snapshot $W"
 # snapshot's own reads leave no trace
 snapshot > "$TMPD/before2"
@@ -86,8 +86,8 @@ tree_of() { # TAG MOUNTPOINT
 # ---------------------------------------------------------------- per driver
 # The drivers run side by side (each its own store, its own output files);
 # their results are replayed in order afterwards.
-# D overlay-detached: overlay, each case on top pulled with its lower layer
-# into a store of its own
+# D overlay-detached, copy-detached: that driver, each case on top pulled
+# with its lower layer into a store of its own
 run_driver() {
     D=$1 DRV=${1%-detached}
     sx() { # (lib.sh's, with files of this driver's own)
@@ -163,7 +163,7 @@ run_driver() {
         "" "$(diff "$TMPD/before" "$TMPD/after-$D" | head -20)"
     check_eq "$D: nothing left mounted" "" "$(mounts_under "$ROOT")"
 }
-ALL="$DRIVERS overlay-detached"
+ALL="$DRIVERS overlay-detached copy-detached"
 for D in $ALL; do
     run_driver "$D" > "$TMPD/results-$D" 2>&1 &
 done
