@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "driver-area.h"
@@ -254,5 +255,36 @@ int driver_diff_whole(void *state, const char *id, const char *parent, enum stra
   out->flags = 0;
   out->upper = upper;
   out->lowers = lowers;
+  return 0;
+}
+
+int driver_copy_dir_attrs(struct driver_area *a, int src, int dst, const char *what,
+                          struct strata_error **err) {
+  struct stat st;
+  char list[16384];
+  ssize_t n;
+
+  if (fstat(src, &st) < 0)
+    return a->host->error(err, errno, "cannot stat '%s'", what);
+  n = flistxattr(src, list, sizeof(list));
+  for (ssize_t off = 0; n > 0 && off < n; off += (ssize_t)strlen(list + off) + 1) {
+    const char *x = list + off;
+    char val[65536];
+    ssize_t vl;
+    if (strncmp(x, "trusted.overlay.", 16) == 0 || strncmp(x, "user.overlay.", 13) == 0)
+      continue;
+    vl = fgetxattr(src, x, val, sizeof(val));
+    if (vl >= 0 && fsetxattr(dst, x, val, (size_t)vl, 0) < 0)
+      a->host->log(STRATA_LOG_DEBUG, a->domain, "cannot copy xattr %s of '%s': %s", x, what,
+                   strerror(errno));
+  }
+  /* the mode after the owner: chown clears setuid and setgid */
+  if (fchown(dst, st.st_uid, st.st_gid) < 0 || fchmod(dst, st.st_mode & 07777) < 0)
+    return a->host->error(err, errno, "cannot set the attributes of '%s'", what);
+  {
+    struct timespec ts[2] = {st.st_atim, st.st_mtim};
+    if (futimens(dst, ts) < 0)
+      return a->host->error(err, errno, "cannot set the times of '%s'", what);
+  }
   return 0;
 }

@@ -109,4 +109,10 @@ int driver_container_usage(void *state, const char *id, uint64_t *bytes,
 int driver_diff_whole(void *state, const char *id, const char *parent, enum strata_diff_kind kind,
                       struct strata_diff_dirs *out, struct strata_error **err);
 
+/* Gives directory DST the owner, mode, times and xattrs of directory SRC,
+ * never overlay's own xattrs (an xattr that cannot be set is logged, not
+ * fatal).  WHAT names SRC in errors. */
+int driver_copy_dir_attrs(struct driver_area *a, int src, int dst, const char *what,
+                          struct strata_error **err);
+
 #endif

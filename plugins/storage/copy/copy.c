@@ -87,37 +87,6 @@ static bool is_opaque(int fd) {
   return fgetxattr(fd, "trusted.overlay.opaque", v, sizeof(v)) == 1 && v[0] == 'y';
 }
 
-/* Gives tree directory DST what diff directory SRC says of itself: owner,
- * mode, xattrs (never overlay's) and times, as the layer engine would have
- * set them on the tree. */
-static int take_dir_attrs(int src, int dst, const char *path, struct strata_error **err) {
-  char list[16384];
-  struct stat st;
-  ssize_t n;
-
-  if (fstat(src, &st) < 0)
-    return host->error(err, errno, "cannot stat '%s'", path);
-  n = flistxattr(src, list, sizeof(list));
-  for (ssize_t off = 0; n > 0 && off < n; off += (ssize_t)strlen(list + off) + 1) {
-    const char *x = list + off;
-    char val[65536];
-    ssize_t vl;
-    if (strncmp(x, "trusted.overlay.", 16) == 0)
-      continue;
-    vl = fgetxattr(src, x, val, sizeof(val));
-    if (vl < 0 || fsetxattr(dst, x, val, (size_t)vl, 0) < 0)
-      return host->error(err, errno, "cannot set xattr %s of '%s'", x, path);
-  }
-  if (fchown(dst, st.st_uid, st.st_gid) < 0 || fchmod(dst, st.st_mode & 07777) < 0)
-    return host->error(err, errno, "cannot set the attributes of '%s'", path);
-  {
-    struct timespec ts[2] = {st.st_atim, st.st_mtim};
-    if (futimens(dst, ts) < 0)
-      return host->error(err, errno, "cannot set the times of '%s'", path);
-  }
-  return 0;
-}
-
 /* The names in directory FD (NULL-terminated, malloc'd), read before any
  * is moved. */
 static char **dir_names(int fd) {
@@ -159,7 +128,8 @@ static char **dir_names(int fd) {
 /* Moves what overlay-form diff directory DFD holds into tree directory
  * TFD: a whiteout removes, a directory merges (an opaque one replaces the
  * tree's), anything else replaces.  Nothing on either side is followed. */
-static int merge_diff(int dfd, int tfd, const char *path, struct strata_error **err) {
+static int merge_diff(struct driver_area *s, int dfd, int tfd, const char *path,
+                      struct strata_error **err) {
   char **names = dir_names(dfd);
   int r = 0;
 
@@ -197,10 +167,10 @@ static int merge_diff(int dfd, int tfd, const char *path, struct strata_error **
       if (r == 0 && (st = openat(tfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
         r = host->error(err, errno, "cannot open '%s'", sub);
       if (r == 0)
-        r = merge_diff(sd, st, sub, err);
+        r = merge_diff(s, sd, st, sub, err);
       /* after its entries moved in, which changed its times */
       if (r == 0)
-        r = take_dir_attrs(sd, st, sub, err);
+        r = driver_copy_dir_attrs(s, sd, st, sub, err);
       close(sd);
       if (st >= 0)
         close(st);
@@ -283,9 +253,9 @@ static int commit_detached(struct driver_area *s, const char *id, struct strata_
     return host->error(err, errno, "cannot open '%s/%s'", s->data_dir, path);
   r = copy_whole(s, ppath, tfd, &usage, err);
   if (r == 0)
-    r = merge_diff(stage->dirfd, tfd, "", err);
+    r = merge_diff(s, stage->dirfd, tfd, "", err);
   if (r == 0)
-    r = take_dir_attrs(stage->dirfd, tfd, "/", err);
+    r = driver_copy_dir_attrs(s, stage->dirfd, tfd, "/", err);
   close(tfd);
   if (r < 0)
     return host->error_wrap(err, "cannot put layer %.12s on its parent", id);

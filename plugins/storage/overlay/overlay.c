@@ -248,36 +248,6 @@ static int new_short_name(char out[SHORT_LEN + 1], struct strata_error **err) {
   return 0;
 }
 
-/* Gives directory DST the owner, mode, times and xattrs of directory SRC
- * (never overlay's own xattrs): the root of a merged view takes its
- * attributes from the topmost layer, so a new diff must start as its
- * parent's root looks. */
-static int copy_dir_attrs(int src, int dst, const char *what, struct strata_error **err) {
-  struct stat st;
-  char list[8192], val[65536];
-  ssize_t n;
-
-  if (fstat(src, &st) < 0)
-    return host->error(err, errno, "cannot stat the root of %s", what);
-  n = flistxattr(src, list, sizeof(list));
-  for (ssize_t off = 0; n > 0 && off < n; off += (ssize_t)strlen(list + off) + 1) {
-    const char *x = list + off;
-    ssize_t vl;
-    if (strncmp(x, "trusted.overlay.", 16) == 0 || strncmp(x, "user.overlay.", 13) == 0)
-      continue;
-    vl = fgetxattr(src, x, val, sizeof(val));
-    if (vl >= 0 && fsetxattr(dst, x, val, (size_t)vl, 0) < 0)
-      host->log(STRATA_LOG_DEBUG, DOMAIN, "cannot copy xattr %s: %s", x, strerror(errno));
-  }
-  if (fchown(dst, st.st_uid, st.st_gid) < 0 || fchmod(dst, st.st_mode & 07777) < 0)
-    return host->error(err, errno, "cannot set the root attributes of %s", what);
-  {
-    struct timespec ts[2] = {st.st_atim, st.st_mtim};
-    futimens(dst, ts);
-  }
-  return 0;
-}
-
 /* ------------------------------------------------------------------ mounting */
 
 struct mount_spec {
@@ -987,7 +957,9 @@ static int ovl_layer_stage(void *state, const char *id, const char *parent,
       host->error(err, errno, "cannot open '%s/%s'", s->data_dir, ppath);
       goto fail;
     }
-    r = copy_dir_attrs(pfd, diffd, ppath, err);
+    /* the root of a merged view takes its attributes from the topmost
+     * layer, so a new diff starts as its parent's root looks */
+    r = driver_copy_dir_attrs(s, pfd, diffd, ppath, err);
     close(pfd);
     if (r < 0)
       goto fail;
@@ -1135,7 +1107,7 @@ static int ovl_container_create(void *state, const char *id, const char *layer,
   lfd = openat(s->datafd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (dfd < 0 || lfd < 0)
     goto fail_errno;
-  if (copy_dir_attrs(lfd, dfd, "the container", err) < 0)
+  if (driver_copy_dir_attrs(s, lfd, dfd, "the container's image", err) < 0)
     goto fail;
   close(lfd);
   close(dfd);
