@@ -20,6 +20,18 @@ void strata_error_clear(struct strata_error **err) {
   *err = NULL;
 }
 
+int strata_error_move(struct strata_error **err, struct strata_error **from) {
+  struct strata_error *e = *from;
+  *from = NULL;
+  if (err == NULL) {
+    strata_error_free(e);
+    return -1;
+  }
+  strata_error_free(*err);
+  *err = e;
+  return -1;
+}
+
 int strata_error_setv(struct strata_error **err, int errnum, const char *fmt, va_list ap) {
   char *msg = NULL;
   struct strata_error *e;

@@ -22,5 +22,8 @@ int strata_error_wrapv(struct strata_error **err, const char *fmt, va_list ap);
 void strata_error_free(struct strata_error *err);
 /* Releases *err and sets it to NULL. */
 void strata_error_clear(struct strata_error **err);
+/* Hands *FROM over to *ERR (freeing an older one; dropped when ERR is
+ * NULL), leaving *FROM NULL; returns -1. */
+int strata_error_move(struct strata_error **err, struct strata_error **from);
 
 #endif

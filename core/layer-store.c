@@ -35,15 +35,6 @@
  * threads): the driver's own calls are made one at a time. */
 static pthread_mutex_t driver_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Hands LOCAL over to *ERR. */
-static int move_error_to(struct strata_error **err, struct strata_error **local) {
-  if (err != NULL) {
-    strata_error_free(*err);
-    *err = steal_ptr(*local);
-  }
-  return -1;
-}
-
 static int record_path(const char *chain_id, char *buf, size_t len, struct strata_error **err) {
   if (!strata_digest_valid(chain_id))
     return strata_error_set(err, 0, "invalid chain ID '%s'", chain_id);
@@ -189,10 +180,8 @@ static int apply_stream(int fd, const struct strata_layer_import *li, int rootfd
     goto out;
   }
   if (strata_layer_apply_hooked(rootfd, a, mode, stats, &hooks, err) < 0) {
-    if (r.err) { /* the real cause is the stream, not the tar parser */
-      strata_error_free(*err);
-      *err = steal_ptr(r.err);
-    }
+    if (r.err) /* the real cause is the stream, not the tar parser */
+      strata_error_move(err, &r.err);
     strata_error_wrap(err, "layer %s", what);
     goto out;
   }
@@ -247,9 +236,9 @@ static int commit_stage(struct strata_context *ctx, const struct strata_storage_
 
 /* ---------------------------------------------------------------- import */
 
-
 struct strata_layer_staged {
   struct strata_layer_import li;
+  char path[128]; /* the layer's record */
   int fd;
   const struct strata_storage_ops *ops;
   void *state;
@@ -326,7 +315,7 @@ static int fill(struct strata_layer_staged *s, bool detached, struct strata_erro
       s->redo = true;
       return 0;
     }
-    return move_error_to(err, &local);
+    return strata_error_move(err, &local);
   }
   if (strcmp(diff_id, li->diff_id) != 0) {
     drop_stage(s);
@@ -341,14 +330,15 @@ int strata_layer_import_begin(struct strata_context *ctx, int fd,
                               const struct strata_layer_import *li, bool detached,
                               struct strata_layer_staged **out, struct strata_error **err) {
   struct strata_layer_staged *s;
-  char path[128];
 
   *out = NULL;
-  if (record_path(li->chain_id, path, sizeof(path), err) < 0)
-    return -1;
   s = calloc(1, sizeof(*s));
   if (s == NULL)
     return strata_error_set(err, ENOMEM, "cannot import layer %s", li->blob_digest);
+  if (record_path(li->chain_id, s->path, sizeof(s->path), err) < 0) {
+    free(s);
+    return -1;
+  }
   s->li = *li;
   s->fd = fd;
   s->hex = strata_digest_hex(li->chain_id);
@@ -562,12 +552,10 @@ static int rewind_blob(struct strata_layer_staged *s, struct strata_error **err)
 int strata_layer_import_finish(struct strata_context *ctx, struct strata_layer_staged *s,
                                uint64_t *size, struct strata_error **err) {
   const struct strata_layer_import *li = &s->li;
-  char path[128], split_path[128];
+  char split_path[128];
   cleanup_json json_t *rec = NULL;
   int r;
 
-  if (record_path(li->chain_id, path, sizeof(path), err) < 0)
-    goto fail;
   if (s->detached && !s->redo) {
     r = settle(ctx, s, err);
     if (r < 0)
@@ -599,11 +587,11 @@ int strata_layer_import_finish(struct strata_context *ctx, struct strata_layer_s
      * driver's commit and the final record leaves a record the garbage
      * collector finds, never an orphan tree nobody knows of. */
     json_object_set_new(rec, "incomplete", json_true());
-    if (strata_store_write_json(ctx->store, path, rec, err) < 0)
+    if (strata_store_write_json(ctx->store, s->path, rec, err) < 0)
       goto fail;
     if (commit_stage(ctx, s->ops, s->state, s->hex, &s->stage, &local) == 0)
       break;
-    strata_store_remove(ctx->store, path, NULL);
+    strata_store_remove(ctx->store, s->path, NULL);
     /* a detached stage the driver cannot tie to its parent as it is */
     if (s->detached && local->errnum == EXDEV) {
       log_debug("layer %.12s: %s", s->hex, local->msg);
@@ -612,7 +600,7 @@ int strata_layer_import_finish(struct strata_context *ctx, struct strata_layer_s
       continue;
     }
     s->staged = false; /* a failed commit disposes of the stage */
-    move_error_to(err, &local);
+    strata_error_move(err, &local);
     strata_error_wrap(err, "cannot commit layer %s", li->blob_digest);
     goto fail;
   }
@@ -625,13 +613,13 @@ int strata_layer_import_finish(struct strata_context *ctx, struct strata_layer_s
     if (strata_store_write_file(ctx->store, split_path, s->split, s->split_len, &e) < 0)
       log_warning("cannot keep the tar-split record of layer %s: %s", li->chain_id, e->msg);
   }
-  if (strata_store_write_json(ctx->store, path, rec, err) < 0) {
+  if (strata_store_write_json(ctx->store, s->path, rec, err) < 0) {
     cleanup_error struct strata_error *e = NULL;
     strata_store_remove(ctx->store, split_path, NULL);
     pthread_mutex_lock(&driver_lock);
     s->ops->layer_remove(s->state, s->hex, &e);
     pthread_mutex_unlock(&driver_lock);
-    strata_store_remove(ctx->store, path, NULL);
+    strata_store_remove(ctx->store, s->path, NULL);
     goto fail;
   }
   staged_free(s);

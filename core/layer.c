@@ -67,15 +67,6 @@ struct entry_ctx {
   struct stat pst;  /* of pfd */
 };
 
-/* Hands an error collected on the side over to the caller's *ERR. */
-static int move_error(struct strata_error **err, struct strata_error **local) {
-  if (err != NULL) {
-    strata_error_free(*err);
-    *err = steal_ptr(*local);
-  }
-  return -1;
-}
-
 /* S: an inode this layer just made (hardlinks and whiteouts make none
  * that take space) */
 static void count_disk(struct apply_state *st, const struct stat *s) {
@@ -343,7 +334,7 @@ static int open_parent(struct apply_state *st, const char *parent, const char *n
     if (local->errnum == ENOTDIR)
       return strata_error_set(err, 0, "parent of layer entry '%s' is not a directory", name);
     if (local->errnum != ENOENT || !create || *prefix == '\0') {
-      move_error(err, &local);
+      strata_error_move(err, &local);
       return strata_error_wrap(err, "layer entry '%s'", name);
     }
     slash = strrchr(prefix, '/');
@@ -590,7 +581,7 @@ static int apply_hardlink(struct apply_state *st, const struct entry_ctx *e, con
     if (local->errnum == ENOENT || local->errnum == ENOTDIR)
       return strata_error_set(err, 0, "hardlink target '%s' of layer entry '%s' does not exist",
                               target, e->name);
-    move_error(err, &local);
+    strata_error_move(err, &local);
     return strata_error_wrap(err, "hardlink target of layer entry '%s'", e->name);
   }
   if (fstat(tfd, &tst) < 0)
@@ -799,7 +790,7 @@ static int apply_whiteout(struct apply_state *st, const struct entry_ctx *e, con
       /* nothing below to hide */
       if (local->errnum == ENOENT || local->errnum == ENOTDIR)
         return 0;
-      move_error(err, &local);
+      strata_error_move(err, &local);
       return strata_error_wrap(err, "whiteout '%s'", e->name);
     }
   }

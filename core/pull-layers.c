@@ -302,9 +302,10 @@ static int job_rewind(void *arg, struct strata_error **err) {
 
 /* An extraction thread: takes the lowest layer nobody writes yet and
  * writes it into a stage of its own, streaming behind its download.  With
- * a driver that can, that is a detached stage while the parent is still
- * being written, so independent layers extract at once; otherwise it waits
- * for the parent to be published.  The main thread publishes in order. */
+ * a driver that can, a layer whose parent is one of this pull's goes into
+ * a detached stage, so independent layers extract at once; otherwise it
+ * waits for the parent to be published.  The main thread publishes in
+ * order. */
 static void *extract_main(void *arg) {
   struct pipeline *pl = arg;
 
